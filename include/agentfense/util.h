@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small helpers shared by the daemon's modules (src/common). */
+#ifndef AGENTFENSE_UTIL_H
+#define AGENTFENSE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* IDs are PREFIX + 16 lowercase hex characters from getrandom(). */
+#define AF_ID_HEX_LEN 16
+#define AF_ID_MAX 32
+int af_id_new(const char *prefix, char *out, size_t outlen);
+bool af_id_valid(const char *prefix, const char *id);
+
+/*
+ * Validate a path relative to a tree root as the wire carries it
+ * ("src/main.py" or "/src/main.py"). Rejects empty paths, NUL, "." and ".."
+ * components, empty components ("a//b"), and paths longer than PATH_MAX.
+ * On success writes the normalised form without a leading '/' to out.
+ * Returns 0 or -EINVAL with *why set to a static reason.
+ */
+int af_path_normalize(const char *path, size_t len, char *out, size_t outlen,
+		      const char **why);
+
+/* Time in nanoseconds: CLOCK_MONOTONIC and CLOCK_REALTIME. */
+uint64_t af_now_mono_ns(void);
+uint64_t af_now_real_ns(void);
+
+/* mkdir -p with mode; existing directories are fine. */
+int af_mkdir_p(const char *path, mode_t mode);
+/*
+ * Remove a tree below dirfd/name without following symlinks or crossing
+ * mount points. A missing entry is success.
+ */
+int af_rm_rf_at(int dirfd, const char *name);
+int af_rm_rf(const char *path);
+
+/* Full-length I/O that retries on EINTR and short counts. */
+ssize_t af_read_full(int fd, void *buf, size_t len);
+int af_write_full(int fd, const void *buf, size_t len);
+/* Read a small file (< 64 KiB) into a NUL-terminated malloc'd buffer. */
+int af_read_file(const char *path, char **out, size_t *len);
+/* Write a string to a file (cgroup knobs); O_WRONLY, no create. */
+int af_write_file_at(int dirfd, const char *name, const char *s);
+
+/* Lowercase hex encoding; out must have 2*len+1 bytes. */
+void af_hex(const unsigned char *in, size_t len, char *out);
+
+#endif
