@@ -48,8 +48,8 @@ int store_codebase_get(struct store *s, const char *id,
 		       struct store_codebase *out);
 /*
  * Codebases ordered by id, those with id > after_id (NULL or "" for the
- * start), optionally only one owner's; at most limit entries. *more is set
- * when further entries exist.
+ * start), optionally only one owner's (NULL or "" for all); at most limit
+ * entries (0: no limit). *more is set when further entries exist.
  */
 int store_codebase_list(struct store *s, const char *owner_id,
 			const char *after_id, size_t limit,
@@ -71,18 +71,27 @@ int store_upload_begin(struct store *s, const char *codebase_id,
 		       const char *path, int64_t total_size,
 		       struct store_upload **out, const char **why);
 int store_upload_write(struct store_upload *u, const void *data, size_t len);
-/* Renames the file into the current generation; frees u in every case. */
+/*
+ * store_upload_write fails with -EFBIG past the announced total_size (when
+ * > 0) or the store's max_file_size; after a failed write only abort (or a
+ * commit, which returns the same error) is useful. Commit fails with
+ * -EINVAL if fewer than an announced total_size bytes came.
+ * Renames the file into the current generation; frees u in every case.
+ */
 int store_upload_commit(struct store_upload *u,
 			struct store_upload_result *res, const char **why);
 void store_upload_abort(struct store_upload *u);
 
-/* Open a stored regular file for reading (O_RDONLY|O_CLOEXEC fd). */
+/*
+ * Open a stored regular file for reading (O_RDONLY|O_CLOEXEC fd):
+ * -EISDIR for a directory, -ENOENT when missing, -EINVAL for a symlink.
+ */
 int store_file_open(struct store *s, const char *codebase_id,
 		    const char *path, int *fd, const char **why);
 
 struct store_file_info {
 	char *path;              /* relative to the codebase root, no leading '/' */
-	char *name;              /* last component */
+	char *name;              /* last component (points into path) */
 	bool is_dir;
 	int64_t size;
 	int64_t modified_at_ns;
@@ -98,7 +107,9 @@ void store_file_infos_free(struct store_file_info *fi, size_t n);
 
 /*
  * References from sandboxes. ref at sandbox creation (-ENOENT if the
- * codebase is gone), unref at destruction (releases its snapshot).
+ * codebase is gone; a second ref by the same holder is a no-op), unref at
+ * destruction (releases its snapshot; -ENOENT if holder had no reference).
+ * A snapshot without an earlier ref takes the reference itself.
  * snapshot pins the current generation for holder at its first call and
  * returns the same tree on later calls (restart, daemon restart); *path is
  * malloc'd and names a directory that never changes while pinned.

@@ -40,8 +40,17 @@ int af_mkdir_p(const char *path, mode_t mode)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
+		if (mkdir(buf, mode) < 0) {
+			struct stat st;
+
+			if (errno != EEXIST)
+				return -errno;
+			/* EEXIST also means a file is in the way. */
+			if (stat(buf, &st) < 0)
+				return -errno;
+			if (!S_ISDIR(st.st_mode))
+				return -ENOTDIR;
+		}
 		if (c == '\0')
 			break;
 		*p = c;

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * References from sandboxes (codebase_refs). A reference keeps the codebase
+ * from being deleted; once its holder takes a snapshot it also pins that
+ * generation. Rows persist, so pins survive a daemon restart.
+ */
+#define LOG_MOD "store"
+#include "agentfense/log.h"
+
+#include "agentfense/cleanup.h"
+#include "store-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int check_holder(const char *holder)
+{
+	size_t len = holder ? strlen(holder) : 0;
+
+	return len == 0 || len >= AF_ID_MAX ? -EINVAL : 0;
+}
+
+static int check_args(const char *id, const char *holder)
+{
+	int r = store_check_id(id, NULL);
+
+	return r < 0 ? r : check_holder(holder);
+}
+
+static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_err(s, rc, what);
+}
+
+static int ref_insert(struct store *s, const char *id, const char *holder,
+		      const int64_t *gen)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(s,
+		       "INSERT OR IGNORE INTO codebase_refs"
+		       " (codebase_id, holder, gen, created_at)"
+		       " VALUES (?, ?, ?, ?)",
+		       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
+	if (gen)
+		sqlite3_bind_int64(st, 3, *gen);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int64(st, 4, (int64_t)af_now_real_ns());
+	return step_done(s, st, "insert reference");
+}
+
+int store_codebase_ref(struct store *s, const char *codebase_id,
+		       const char *holder)
+{
+	int64_t gen;
+	int r;
+
+	r = check_args(codebase_id, holder);
+	if (r < 0)
+		return r;
+	STORE_LOCK_SCOPE(s);
+	r = db_cb_gen(s, codebase_id, &gen);
+	if (r < 0)
+		return r;
+	return ref_insert(s, codebase_id, holder, NULL);
+}
+
+static int unref_locked(struct store *s, const char *id, const char *holder,
+			char ***trash, size_t *ntrash)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(s,
+		       "DELETE FROM codebase_refs"
+		       " WHERE codebase_id = ? AND holder = ?",
+		       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
+	r = step_done(s, st, "delete reference");
+	if (r < 0)
+		return r;
+	if (sqlite3_changes(s->db) == 0)
+		return -ENOENT;
+	r = gen_retire_unused(s, id, trash, ntrash);
+	if (r < 0)
+		/* The reference is gone; leftovers go at the next open. */
+		log_warn_errno(r, "codebase %s: retiring generations", id);
+	return 0;
+}
+
+int store_codebase_unref(struct store *s, const char *codebase_id,
+			 const char *holder)
+{
+	char **trash = NULL;
+	size_t ntrash = 0;
+	int r;
+
+	r = check_args(codebase_id, holder);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&s->lock);
+	r = unref_locked(s, codebase_id, holder, &trash, &ntrash);
+	pthread_mutex_unlock(&s->lock);
+	/* Removing a whole tree can take a while: not under the lock. */
+	store_trash_empty(s, trash, ntrash);
+	return r;
+}
+
+/* The generation holder has pinned, or -ENOENT / -ENODATA (ref, no pin). */
+static int ref_gen(struct store *s, const char *id, const char *holder,
+		   int64_t *gen)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = db_prepare(s,
+		       "SELECT gen FROM codebase_refs"
+		       " WHERE codebase_id = ? AND holder = ?",
+		       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL)
+		r = -ENODATA;
+	else if (rc == SQLITE_ROW)
+		*gen = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else
+		r = db_err(s, rc, "reference");
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int pin(struct store *s, const char *id, const char *holder, int64_t gen)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(s,
+		       "UPDATE codebase_refs SET gen = ?"
+		       " WHERE codebase_id = ? AND holder = ?",
+		       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, gen);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, holder, -1, SQLITE_STATIC);
+	return step_done(s, st, "pin generation");
+}
+
+static int snapshot_gen(struct store *s, const char *id, const char *holder,
+			int64_t *gen)
+{
+	int64_t cur;
+	int r;
+
+	r = db_cb_gen(s, id, &cur);
+	if (r < 0)
+		return r;
+	r = ref_gen(s, id, holder, gen);
+	if (r != -ENODATA && r != -ENOENT)
+		return r;
+	*gen = cur;
+	if (r == -ENODATA)
+		return pin(s, id, holder, cur);
+	return ref_insert(s, id, holder, &cur);
+}
+
+int store_snapshot(struct store *s, const char *codebase_id, const char *holder,
+		   char **path)
+{
+	_cleanup_close_ int fd = -1;
+	int64_t gen;
+	int r;
+
+	r = check_args(codebase_id, holder);
+	if (r < 0)
+		return r;
+	STORE_LOCK_SCOPE(s);
+	r = snapshot_gen(s, codebase_id, holder, &gen);
+	if (r < 0)
+		return r;
+	fd = gen_open(s, codebase_id, gen);
+	if (fd < 0)
+		return log_errno(fd, "codebase %s: pinned generation %" PRId64,
+				 codebase_id, gen);
+	if (asprintf(path, "%s/%s/%s/gen/%" PRId64, s->state_dir, STORE_CB_DIR,
+		     codebase_id, gen) < 0)
+		return -ENOMEM;
+	return 0;
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Opening and closing the store. */
+#define LOG_MOD "store"
+#include "agentfense/log.h"
+
+#include "agentfense/cleanup.h"
+#include "store-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+/* Codebase files may hold secrets: only the daemon reads them directly. */
+#define STORE_CB_ROOT_MODE 0700
+
+static int open_cb_root(struct store *s)
+{
+	int fd;
+
+	fd = openat(AT_FDCWD, s->state_dir,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno(-errno, "state dir %s", s->state_dir);
+	if (mkdirat(fd, STORE_CB_DIR, STORE_CB_ROOT_MODE) < 0 &&
+	    errno != EEXIST) {
+		int r = -errno;
+
+		close(fd);
+		return log_errno(r, "%s/%s", s->state_dir, STORE_CB_DIR);
+	}
+	s->cb_fd = openat(fd, STORE_CB_DIR,
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(fd);
+	if (s->cb_fd < 0)
+		return log_errno(-errno, "%s/%s", s->state_dir, STORE_CB_DIR);
+	/* Two stores on one state dir would remove each other's uploads. */
+	if (flock(s->cb_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return log_errno(-EBUSY,
+					 "state dir %s is in use by "
+					 "another store",
+					 s->state_dir);
+		return log_errno(-errno, "locking %s", s->state_dir);
+	}
+	if (mkdirat(s->cb_fd, STORE_TRASH_DIR, STORE_DIR_MODE) < 0 &&
+	    errno != EEXIST)
+		return log_errno(-errno, "%s/%s/%s", s->state_dir, STORE_CB_DIR,
+				 STORE_TRASH_DIR);
+	return 0;
+}
+
+static int store_init(struct store *s, const struct store_config *cfg)
+{
+	int r;
+
+	r = af_mkdir_p(cfg->state_dir, STORE_DIR_MODE);
+	if (r < 0)
+		return log_errno(r, "creating state dir %s", cfg->state_dir);
+	/* Absolute: snapshot paths are handed to mount(2) later. */
+	s->state_dir = realpath(cfg->state_dir, NULL);
+	if (!s->state_dir)
+		return log_errno(-errno, "state dir %s", cfg->state_dir);
+	r = open_cb_root(s);
+	if (r < 0)
+		return r;
+	r = db_open(s);
+	if (r < 0)
+		return r;
+	return store_recover(s);
+}
+
+int store_open(const struct store_config *cfg, struct store **out)
+{
+	struct store *s;
+	int r;
+
+	if (!cfg || !cfg->state_dir || !*cfg->state_dir)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cb_fd = -1;
+	s->max_file_size = cfg->max_file_size;
+	r = pthread_mutex_init(&s->lock, NULL);
+	if (r) {
+		free(s);
+		return -r;
+	}
+	r = pthread_rwlock_init(&s->trash_lock, NULL);
+	if (r) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return -r;
+	}
+	r = store_init(s, cfg);
+	if (r < 0) {
+		store_close(s);
+		return r;
+	}
+	log_info("store open at %s", s->state_dir);
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	if (s->cb_fd >= 0)
+		close(s->cb_fd); /* releases the flock */
+	pthread_rwlock_destroy(&s->trash_lock);
+	pthread_mutex_destroy(&s->lock);
+	free(s->state_dir);
+	free(s);
+}
