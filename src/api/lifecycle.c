@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Sandbox state transitions: start, stop, destroy, and the exec bracket. */
+#define LOG_MOD "api"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentfense/audit.h"
+#include "agentfense/cleanup.h"
+#include "agentfense/log.h"
+#include "agentfense/runtime.h"
+#include "agentfense/store.h"
+#include "convert.h"
+#include "registry.h"
+
+#define ST(x) SANDBOX__V1__SANDBOX_STATUS__SANDBOX_STATUS_##x
+
+const char *sandbox_status_name(int status)
+{
+	switch (status) {
+	case ST(PENDING):
+		return "PENDING";
+	case ST(RUNNING):
+		return "RUNNING";
+	case ST(STOPPED):
+		return "STOPPED";
+	case ST(ERROR):
+		return "ERROR";
+	default:
+		return "UNSPECIFIED";
+	}
+}
+
+static void set_status(struct sb_entry *e, int status, const char *msg)
+{
+	pthread_mutex_lock(&e->lock);
+	e->rec->status = status;
+	if (msg)
+		free_replace_str(&e->rec->status_message, msg);
+	pthread_mutex_unlock(&e->lock);
+}
+
+int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
+		  size_t errlen)
+{
+	const struct api_config *cfg = registry_config(reg);
+	_cleanup_free_ char *snap = NULL;
+	struct rt_sandbox *rt = NULL;
+	struct rt_start_opts o = { .id = e->rec->id };
+	int r;
+
+	pthread_mutex_lock(&e->life);
+	if (e->removed) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (e->rec->status == ST(RUNNING)) {
+		r = 0; /* already running: start is idempotent */
+		goto out;
+	}
+	r = store_snapshot(cfg->store, e->rec->codebase_id, e->rec->id, &snap);
+	if (r < 0) {
+		snprintf(err, errlen, "codebase %s: %s", e->rec->codebase_id,
+			 r == -ENOENT ? "not found" : strerror(-r));
+		goto out;
+	}
+	o.snapshot_dir = snap;
+	r = rt_sandbox_start(cfg->rt, &o, &rt, err, errlen);
+	if (r < 0) {
+		set_status(e, ST(ERROR), err);
+		registry_save(reg, e);
+		goto out;
+	}
+	audit_sandbox_add(cfg->audit, rt_sandbox_cgroup_id(rt), e->rec->id);
+	pthread_mutex_lock(&e->lock);
+	__atomic_store_n(&e->rt, rt, __ATOMIC_RELAXED);
+	e->rec->status = ST(RUNNING);
+	conv_set_now(&e->rec->started_at);
+	free(e->rec->stopped_at);
+	e->rec->stopped_at = NULL;
+	free_replace_str(&e->rec->status_message, "");
+	free_replace_str(&e->rec->enforcer,
+			 cfg->enforcer ? cfg->enforcer : "none");
+	pthread_mutex_unlock(&e->lock);
+	registry_save(reg, e);
+out:
+	pthread_mutex_unlock(&e->life);
+	return r;
+}
+
+/* With e->life held. */
+static int stop_locked(struct registry *reg, struct sb_entry *e,
+		       const char *why)
+{
+	struct rt_sandbox *rt;
+	int r;
+
+	pthread_mutex_lock(&e->lock);
+	rt = e->rt;
+	pthread_mutex_unlock(&e->lock);
+	if (!rt)
+		return 0;
+	audit_sandbox_remove(registry_config(reg)->audit,
+			     rt_sandbox_cgroup_id(rt));
+	/* Kills every process: commands in flight return promptly. */
+	r = rt_sandbox_stop(rt);
+	pthread_mutex_lock(&e->lock);
+	while (e->execs > 0)
+		pthread_cond_wait(&e->no_execs, &e->lock);
+	sessions_release_locked(e, "the sandbox stopped");
+	__atomic_store_n(&e->rt, NULL, __ATOMIC_RELAXED);
+	e->rec->status = ST(STOPPED);
+	conv_set_now(&e->rec->stopped_at);
+	if (why)
+		free_replace_str(&e->rec->status_message, why);
+	pthread_mutex_unlock(&e->lock);
+	rt_sandbox_free(rt);
+	registry_save(reg, e);
+	log_info("sandbox %s stopped", e->rec->id);
+	return r;
+}
+
+int sandbox_stop(struct registry *reg, struct sb_entry *e)
+{
+	int r;
+
+	pthread_mutex_lock(&e->life);
+	r = stop_locked(reg, e, NULL);
+	pthread_mutex_unlock(&e->life);
+	return r;
+}
+
+int sandbox_destroy(struct registry *reg, struct sb_entry *e)
+{
+	const struct api_config *cfg = registry_config(reg);
+	int r;
+
+	pthread_mutex_lock(&e->life);
+	if (e->removed) {
+		pthread_mutex_unlock(&e->life);
+		return -ENOENT;
+	}
+	stop_locked(reg, e, NULL);
+	r = rt_sandbox_remove(cfg->rt, e->rec->id);
+	if (r == 0)
+		r = store_codebase_unref(cfg->store, e->rec->codebase_id,
+					 e->rec->id);
+	if (r == -ENOENT)
+		r = 0; /* the codebase went first: nothing to release */
+	if (r == 0)
+		r = registry_remove(reg, e);
+	pthread_mutex_unlock(&e->life);
+	if (r == 0)
+		log_info("sandbox %s destroyed", e->rec->id);
+	return r;
+}
+
+void registry_stop_all(struct registry *reg)
+{
+	struct sb_entry **v;
+	size_t n;
+	bool more;
+
+	if (registry_list(reg, NULL, NULL, SIZE_MAX, &v, &n, &more) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&v[i]->life);
+		stop_locked(reg, v[i], "stopped: the daemon shut down");
+		pthread_mutex_unlock(&v[i]->life);
+		registry_put(reg, v[i]);
+	}
+	free(v);
+}
+
+struct rt_sandbox *sandbox_exec_begin(struct sb_entry *e, int *status)
+{
+	struct rt_sandbox *rt;
+
+	pthread_mutex_lock(&e->lock);
+	*status = e->rec->status;
+	rt = e->rt;
+	if (rt)
+		e->execs++;
+	pthread_mutex_unlock(&e->lock);
+	return rt;
+}
+
+void sandbox_exec_end(struct sb_entry *e)
+{
+	pthread_mutex_lock(&e->lock);
+	if (--e->execs == 0)
+		pthread_cond_broadcast(&e->no_execs);
+	pthread_mutex_unlock(&e->lock);
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+#define LOG_MOD "api"
+#include "svc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentfense/cleanup.h"
+#include "agentfense/policy.h"
+#include "server.h"
+
+#define DEFAULT_PAGE 100
+#define MAX_PAGE 1000
+
+struct registry *svc_registry(struct api_call *c)
+{
+	return c->srv->reg;
+}
+
+void svc_free(ProtobufCMessage *m)
+{
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
+}
+
+void svc_freep(void *pmsg)
+{
+	svc_free(*(ProtobufCMessage **)pmsg);
+}
+
+ProtobufCMessage *svc_clone(const ProtobufCMessage *m,
+			    const ProtobufCMessageDescriptor *d)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	_cleanup_free_ uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	return protobuf_c_message_unpack(d, NULL, len, buf);
+}
+
+static Sandbox__V1__PermissionRule *rule_new(const char *pattern, int type,
+					     int perm, int32_t priority)
+{
+	Sandbox__V1__PermissionRule *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	sandbox__v1__permission_rule__init(r);
+	r->pattern = strdup(pattern);
+	if (!r->pattern) {
+		free(r);
+		return NULL;
+	}
+	r->type = type;
+	r->permission = perm;
+	r->priority = priority;
+	return r;
+}
+
+Sandbox__V1__PermissionRule *svc_rule_from_policy(const struct af_rule *r)
+{
+	return rule_new(r->pattern, (int)r->type, (int)r->perm, r->priority);
+}
+
+Sandbox__V1__PermissionRule *svc_rule_dup(const Sandbox__V1__PermissionRule *r)
+{
+	return rule_new(r->pattern, r->type, r->permission, r->priority);
+}
+
+void svc_rules_free(Sandbox__V1__PermissionRule **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		svc_free(v[i] ? &v[i]->base : NULL);
+	free(v);
+}
+
+struct af_rule *svc_policy_rules(Sandbox__V1__PermissionRule *const *rules,
+				 size_t n)
+{
+	struct af_rule *v = calloc(n ? n : 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < n; i++) {
+		v[i].pattern = rules[i]->pattern;
+		v[i].type = (enum af_pattern_type)rules[i]->type;
+		v[i].perm = (enum af_perm)rules[i]->permission;
+		v[i].priority = rules[i]->priority;
+	}
+	return v;
+}
+
+int svc_validate_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
+		       char *err, size_t errlen)
+{
+	_cleanup_free_ struct af_rule *v = svc_policy_rules(rules, n);
+	struct af_policy *p = NULL;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	r = af_policy_new(v, n, &p, err, errlen);
+	af_policy_free(p);
+	return r;
+}
+
+size_t svc_page_limit(int32_t page_size)
+{
+	if (page_size <= 0)
+		return DEFAULT_PAGE;
+	return page_size > MAX_PAGE ? MAX_PAGE : (size_t)page_size;
+}
+
+bool svc_check_sandbox_id(struct api_call *c, const char *id)
+{
+	if (id && id[0])
+		return true;
+	api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+			"sandbox_id is required");
+	return false;
+}
+
+void svc_finish_sandbox_gone(struct api_call *c, const char *id)
+{
+	api_call_finish(c, GRPC_STATUS_NOT_FOUND, "sandbox %s not found", id);
+}
+
+struct sb_entry *svc_get_sandbox(struct api_call *c, const char *id)
+{
+	struct sb_entry *e = registry_get(svc_registry(c), id);
+
+	if (!e)
+		svc_finish_sandbox_gone(c, id);
+	return e;
+}
+
+void svc_finish_codebase_error(struct api_call *c, int err, const char *id)
+{
+	if (err == -ENOENT)
+		api_call_finish(c, GRPC_STATUS_NOT_FOUND,
+				"codebase %s not found", id);
+	else
+		api_call_finish(c, api_status_from_errno(err), "codebase %s: %s",
+				id, strerror(-err));
+}
+
+Sandbox__V1__Sandbox *svc_sandbox_copy(struct sb_entry *e)
+{
+	Sandbox__V1__Sandbox *copy;
+
+	pthread_mutex_lock(&e->lock);
+	copy = (Sandbox__V1__Sandbox *)svc_clone(
+		&e->rec->base, &sandbox__v1__sandbox__descriptor);
+	pthread_mutex_unlock(&e->lock);
+	return copy;
+}
+
+void svc_reply_sandbox(struct api_call *c, struct registry *reg,
+		       const char *id)
+{
+	struct sb_entry *e = registry_get(reg, id);
+	Sandbox__V1__Sandbox *copy;
+
+	if (!e) {
+		svc_finish_sandbox_gone(c, id);
+		return;
+	}
+	copy = svc_sandbox_copy(e);
+	registry_put(reg, e);
+	if (!copy) {
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
+		return;
+	}
+	api_call_reply(c, &copy->base);
+	svc_free(&copy->base);
+}

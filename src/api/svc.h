@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the service handlers. */
+#ifndef AF_API_SVC_H
+#define AF_API_SVC_H
+
+#include "call.h"
+#include "agentfense/runtime.h"
+#include "registry.h"
+#include "sandbox/v1/common.pb-c.h"
+#include "sandbox/v1/sandbox.pb-c.h"
+
+struct af_rule;
+
+struct registry *svc_registry(struct api_call *c);
+
+/* Messages owned by protobuf-c's default allocator. */
+void svc_free(ProtobufCMessage *m);
+void svc_freep(void *pmsg);
+ProtobufCMessage *svc_clone(const ProtobufCMessage *m,
+			    const ProtobufCMessageDescriptor *d);
+
+Sandbox__V1__PermissionRule *svc_rule_from_policy(const struct af_rule *r);
+Sandbox__V1__PermissionRule *svc_rule_dup(const Sandbox__V1__PermissionRule *r);
+void svc_rules_free(Sandbox__V1__PermissionRule **v, size_t n);
+/* -EINVAL with err naming the rule; wire rules to policy rules. */
+int svc_validate_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
+		       char *err, size_t errlen);
+/* Wire rules as policy rules (pointers into the wire messages). */
+struct af_rule *svc_policy_rules(Sandbox__V1__PermissionRule *const *rules,
+				 size_t n);
+
+size_t svc_page_limit(int32_t page_size);
+
+/* Each answers the call itself when it returns false / NULL. */
+bool svc_check_sandbox_id(struct api_call *c, const char *id);
+struct sb_entry *svc_get_sandbox(struct api_call *c, const char *id);
+void svc_finish_sandbox_gone(struct api_call *c, const char *id);
+void svc_finish_codebase_error(struct api_call *c, int err, const char *id);
+
+Sandbox__V1__Sandbox *svc_sandbox_copy(struct sb_entry *e);
+void svc_reply_sandbox(struct api_call *c, struct registry *reg,
+		       const char *id);
+
+void svc_exec(struct api_call *c);
+void svc_exec_stream(struct api_call *c);
+void svc_create_session(struct api_call *c);
+void svc_get_session(struct api_call *c);
+void svc_list_sessions(struct api_call *c);
+void svc_destroy_session(struct api_call *c);
+void svc_session_exec(struct api_call *c);
+void svc_session_exec_stream(struct api_call *c);
+
+struct rt_exec_res;
+enum rt_stream;
+/* After rt_exec/rt_session_exec: answers errors, true when res is good. */
+bool svc_exec_outcome(struct api_call *c, int r, const struct rt_exec_res *res,
+		      uint64_t timeout_ms);
+void svc_reply_exec_result(struct api_call *c, const struct rt_exec_res *res);
+int svc_stream_output(struct api_call *c, enum rt_stream s, const void *data,
+		      size_t len);
+/* The final ExecOutput (exit status) and OK. */
+void svc_finish_stream(struct api_call *c, const struct rt_exec_res *res);
+/*
+ * "K=V" strings from a wire env map (any map<string,string> entry array);
+ * answers the call and returns false on bad input. Free with
+ * svc_env_free.
+ */
+bool svc_env_strings(struct api_call *c, void *const *entries, size_t n,
+		     char ***out);
+void svc_env_free(char **env, size_t n);
+/* 0 means the server default; answers the call when out of range. */
+bool svc_parse_timeout(struct api_call *c, const Google__Protobuf__Duration *d,
+		       uint64_t *ms);
+
+#endif

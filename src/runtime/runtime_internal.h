@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef AF_RUNTIME_INTERNAL_H
+#define AF_RUNTIME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "agentfense/cgroup.h"
+#include "agentfense/fs.h"
+#include "agentfense/runtime.h"
+
+struct rt_ctx {
+	char *state_dir;
+	char *init_path;
+	uint64_t tmp_size;
+	struct cg_ctx *cg;
+};
+
+struct rt_sandbox {
+	struct rt_ctx *rt;
+	char *id;
+	struct cg_sandbox *cg;
+	struct fs_view view;
+	pid_t init_pid;
+	int init_pidfd;
+	int ctl_fd;
+	pthread_mutex_t ctl_lock; /* one INIT_EXEC datagram at a time */
+	atomic_uint_fast64_t next_exec;
+	bool stopped;
+};
+
+/* A process started by init: a command, or a session's shell. */
+#define PROC_KILL_WAIT_MS 5000
+
+struct proc_spec {
+	const char *const *argv;   /* NULL-terminated, argv[0] an absolute path */
+	const char *const *env;    /* "K=V" over the clean base env */
+	size_t n_env;
+	const char *workdir;       /* absolute, or relative to /workspace */
+	const int *extra_fds;      /* become fds 3, 4, ... in the process */
+	size_t n_extra_fds;
+};
+
+struct rt_proc {
+	uint64_t n;         /* its cgroup: <sandbox>/e<n> */
+	int cgfd;
+	bool has_cgroup;
+	int fd[3];          /* our ends: stdin (write), stdout, stderr (read) */
+	int st;             /* status socket from init */
+	pid_t pid;          /* in the sandbox's pid namespace */
+	bool exited, lost, spawn_failed;
+	int wstatus, spawn_errno;
+	char message[256];
+};
+
+void proc_init(struct rt_proc *p);
+int proc_spawn(struct rt_sandbox *sb, const struct proc_spec *ps,
+	       struct rt_proc *p);
+/* Consume one status message (non-blocking). */
+void proc_read_status(struct rt_proc *p);
+/* Kill everything in the process's cgroup and remove the cgroup. */
+int proc_kill(struct rt_sandbox *sb, struct rt_proc *p);
+void proc_release(struct rt_proc *p);
+void proc_close_fd(int *fd);
+int proc_exit_code(int wstatus);
+/*
+ * Read one chunk from an output pipe into req's callback or res's buffer;
+ * closes *fd at EOF. False when the streaming client has gone away.
+ */
+bool rt_pump_output(int *fd, enum rt_stream which,
+		    const struct rt_exec_req *req, struct rt_exec_res *res,
+		    char *buf);
+#define RT_READ_CHUNK (64 * 1024)
+
+#endif

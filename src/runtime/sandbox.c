@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+#define LOG_MOD "runtime"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agentfense/cleanup.h"
+#include "agentfense/log.h"
+#include "agentfense/util.h"
+#include "initproto.h"
+#include "runtime_internal.h"
+
+#define INIT_READY_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 10000
+
+int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out)
+{
+	_cleanup_free_ struct rt_ctx *rt = calloc(1, sizeof(*rt));
+	int r;
+
+	if (!rt)
+		return -ENOMEM;
+	if (access(cfg->init_path, X_OK) < 0)
+		return log_errno(-errno, "sandbox init %s", cfg->init_path);
+	rt->state_dir = strdup(cfg->state_dir);
+	rt->init_path = strdup(cfg->init_path);
+	rt->tmp_size = cfg->tmp_size_bytes ? cfg->tmp_size_bytes : 256ull << 20;
+	if (!rt->state_dir || !rt->init_path) {
+		free(rt->state_dir);
+		free(rt->init_path);
+		return -ENOMEM;
+	}
+	r = cg_ctx_new(&rt->cg);
+	if (r < 0) {
+		free(rt->state_dir);
+		free(rt->init_path);
+		return r;
+	}
+	*out = TAKE_PTR(rt);
+	return 0;
+}
+
+void rt_ctx_free(struct rt_ctx *rt)
+{
+	if (!rt)
+		return;
+	cg_ctx_free(rt->cg);
+	free(rt->state_dir);
+	free(rt->init_path);
+	free(rt);
+}
+
+const char *rt_cgroup_layout(const struct rt_ctx *rt)
+{
+	return cg_layout(rt->cg);
+}
+
+int rt_sandbox_level(const struct rt_ctx *rt)
+{
+	return cg_sandbox_level(rt->cg);
+}
+
+int rt_reconcile(struct rt_ctx *rt)
+{
+	/* No sandbox survives a daemon restart: their inits exit with us. */
+	return cg_reap_stale(rt->cg, NULL, NULL);
+}
+
+struct init_launch {
+	const char *path;
+	char *const *argv;
+	int ctl_fd, cg_fd;
+	int err; /* errno of a failed execve, written by the child */
+};
+
+/*
+ * Runs in the clone()d child, sharing the daemon's memory until execve
+ * (CLONE_VM|CLONE_VFORK): only syscalls, no allocation, no locks.
+ */
+static int init_child(void *arg)
+{
+	struct init_launch *l = arg;
+	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+				      NULL };
+
+	int ctl = fcntl(l->ctl_fd, F_DUPFD, 16);
+	int cg = fcntl(l->cg_fd, F_DUPFD, 16);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* Lifted first so that the dup2s below cannot clobber each other. */
+	if (ctl < 0 || cg < 0 || null < 0 || dup2(null, 0) < 0 ||
+	    dup2(null, 1) < 0 || dup2(ctl, INIT_CTL_FD) < 0 ||
+	    dup2(cg, INIT_CGROUP_FD) < 0) {
+		l->err = errno;
+		_exit(127);
+	}
+	execve(l->path, l->argv, envp);
+	l->err = errno;
+	_exit(127);
+}
+
+/* INIT_CONFIG: everything init needs, kept out of its command line. */
+static int send_config(struct rt_sandbox *sb)
+{
+	char overlay[256], tmp[32], buf[sizeof(struct init_msg) + 3 * 4096 + 512];
+	struct init_msg *m = (struct init_msg *)buf;
+	const char *f[INIT_CONFIG_FIELDS];
+	char *p = m->data;
+	int r;
+
+	r = fs_view_overlay_opts(&sb->view, overlay, sizeof(overlay));
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)sb->rt->tmp_size);
+	f[0] = sb->view.dir;
+	f[1] = sb->view.snapshot;
+	f[2] = "sandbox";
+	f[3] = overlay;
+	f[4] = tmp;
+	memset(m, 0, sizeof(*m));
+	m->type = INIT_CONFIG;
+	for (int i = 0; i < INIT_CONFIG_FIELDS; i++) {
+		size_t n = strlen(f[i]) + 1;
+
+		if (p + n > buf + sizeof(buf))
+			return -ENAMETOOLONG;
+		memcpy(p, f[i], n);
+		p += n;
+	}
+	if (send(sb->ctl_fd, buf, (size_t)(p - buf), MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int launch_init(struct rt_sandbox *sb, int ctl_child, char *err,
+		       size_t errlen)
+{
+	const int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+			  CLONE_NEWUTS | CLONE_NEWNET | CLONE_VM | CLONE_VFORK |
+			  CLONE_PIDFD;
+	static char *const argv[] = { "agentfense-init", NULL };
+	const size_t stack_len = 64 * 1024;
+	_cleanup_free_ char *stack = NULL;
+	struct init_launch l = { sb->rt->init_path, argv, ctl_child,
+				 cg_sandbox_dirfd(sb->cg), 0 };
+	int pidfd = -1, r;
+
+	stack = malloc(stack_len);
+	if (!stack)
+		return -ENOMEM;
+	sb->init_pid = clone(init_child, stack + stack_len, flags | SIGCHLD,
+			     &l, &pidfd);
+	if (sb->init_pid < 0) {
+		snprintf(err, errlen, "cannot create sandbox namespaces: %s",
+			 strerror(errno));
+		return log_errno(-errno, "clone sandbox init");
+	}
+	sb->init_pidfd = pidfd;
+	if (l.err) {
+		snprintf(err, errlen, "cannot run %s: %s", sb->rt->init_path,
+			 strerror(l.err));
+		return log_errno(-l.err, "exec %s", sb->rt->init_path);
+	}
+	r = send_config(sb);
+	if (r < 0)
+		snprintf(err, errlen, "cannot configure sandbox init: %s",
+			 strerror(-r));
+	return r;
+}
+
+/* Wait for INIT_READY (or the reason init gave up). */
+static int await_ready(struct rt_sandbox *sb, char *err, size_t errlen)
+{
+	char buf[sizeof(struct init_msg) + 1024];
+	struct init_msg *m = (struct init_msg *)buf;
+	struct pollfd p = { .fd = sb->ctl_fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&p, 1, INIT_READY_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		snprintf(err, errlen, "sandbox init did not start in time");
+		return -ETIMEDOUT;
+	}
+	n = recv(sb->ctl_fd, buf, sizeof(buf) - 1, 0);
+	if (n >= (ssize_t)sizeof(*m) && m->type == INIT_READY)
+		return 0;
+	if (n >= (ssize_t)sizeof(*m) && m->type == INIT_FAILED) {
+		buf[n] = '\0';
+		snprintf(err, errlen, "sandbox setup failed: %s", m->data);
+		log_err("sandbox %s: setup failed: %s", sb->id, m->data);
+		return m->value > 0 ? -m->value : -EIO;
+	}
+	snprintf(err, errlen, "sandbox init exited during setup");
+	return -EIO;
+}
+
+static void sandbox_release(struct rt_sandbox *sb)
+{
+	if (sb->ctl_fd >= 0)
+		close(sb->ctl_fd);
+	if (sb->init_pidfd >= 0)
+		close(sb->init_pidfd);
+	cg_sandbox_free(sb->cg);
+	fs_view_clear(&sb->view);
+	pthread_mutex_destroy(&sb->ctl_lock);
+	free(sb->id);
+	free(sb);
+}
+
+static int sockpair(int sv[2])
+{
+	int size = INIT_SOCKBUF;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		(void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &size,
+				 sizeof(size));
+		(void)setsockopt(sv[i], SOL_SOCKET, SO_RCVBUFFORCE, &size,
+				 sizeof(size));
+	}
+	return 0;
+}
+
+int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
+		     struct rt_sandbox **out, char *err, size_t errlen)
+{
+	struct rt_sandbox *sb = calloc(1, sizeof(*sb));
+	int sv[2] = { -1, -1 };
+	int r;
+
+	if (!sb)
+		return -ENOMEM;
+	sb->rt = rt;
+	sb->ctl_fd = sb->init_pidfd = -1;
+	pthread_mutex_init(&sb->ctl_lock, NULL);
+	sb->id = strdup(o->id);
+	if (!sb->id) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = fs_view_prepare(rt->state_dir, o->id, o->snapshot_dir, &sb->view);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot prepare sandbox filesystem");
+		goto fail;
+	}
+	r = cg_sandbox_create(rt->cg, o->id, &sb->cg);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create sandbox cgroup");
+		goto fail;
+	}
+	r = sockpair(sv);
+	if (r < 0)
+		goto fail;
+	sb->ctl_fd = sv[0];
+	r = launch_init(sb, sv[1], err, errlen);
+	close(sv[1]);
+	if (r < 0)
+		goto fail;
+	r = await_ready(sb, err, errlen);
+	if (r < 0)
+		goto fail;
+	log_info("sandbox %s started (init pid %d, cgroup id %llu)", o->id,
+		 sb->init_pid, (unsigned long long)cg_sandbox_id(sb->cg));
+	*out = sb;
+	return 0;
+fail:
+	rt_sandbox_stop(sb);
+	sandbox_release(sb);
+	return r < 0 ? r : -EIO;
+}
+
+int rt_sandbox_stop(struct rt_sandbox *sb)
+{
+	int r = 0;
+
+	if (sb->stopped)
+		return 0;
+	sb->stopped = true;
+	/* Closing the control socket makes init exit; cgroup.kill makes sure. */
+	pthread_mutex_lock(&sb->ctl_lock);
+	if (sb->ctl_fd >= 0) {
+		close(sb->ctl_fd);
+		sb->ctl_fd = -1;
+	}
+	pthread_mutex_unlock(&sb->ctl_lock);
+	if (sb->cg)
+		r = cg_sandbox_destroy(sb->cg, STOP_TIMEOUT_MS);
+	if (sb->init_pidfd >= 0) {
+		siginfo_t si;
+
+		/* Reap our child; it is dead once its cgroup is empty. */
+		while (waitid(P_PIDFD, (id_t)sb->init_pidfd, &si, WEXITED) < 0 &&
+		       errno == EINTR)
+			;
+	}
+	return r;
+}
+
+void rt_sandbox_free(struct rt_sandbox *sb)
+{
+	if (sb)
+		sandbox_release(sb);
+}
+
+int rt_sandbox_remove(struct rt_ctx *rt, const char *id)
+{
+	return fs_view_remove(rt->state_dir, id);
+}
+
+uint64_t rt_sandbox_cgroup_id(const struct rt_sandbox *sb)
+{
+	return cg_sandbox_id(sb->cg);
+}
+
+bool rt_sandbox_alive(struct rt_sandbox *sb)
+{
+	struct pollfd p = { .fd = sb->init_pidfd, .events = POLLIN };
+
+	if (sb->stopped || sb->init_pidfd < 0)
+		return false;
+	/* A pidfd polls readable once the process has exited. */
+	return poll(&p, 1, 0) == 0;
+}
