@@ -25,6 +25,9 @@ struct api_config {
 	uint64_t default_timeout_ms;
 	uint64_t max_timeout_ms;
 	size_t max_output_bytes;   /* per stream, unary Exec */
+	unsigned max_sandboxes;    /* records (any state) */
+	unsigned max_running;      /* RUNNING at once */
+	unsigned max_sessions;     /* active sessions, all sandboxes */
 	const char *enforcer;      /* name of the active enforcer */
 	const char *enforcer_reason;
 };

@@ -59,15 +59,24 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 		r = 0; /* already running: start is idempotent */
 		goto out;
 	}
+	r = registry_reserve_running(reg);
+	if (r < 0) {
+		snprintf(err, errlen, "the server runs %u sandboxes already, "
+				      "its limit",
+			 cfg->max_running);
+		goto out;
+	}
 	r = store_snapshot(cfg->store, e->rec->codebase_id, e->rec->id, &snap);
 	if (r < 0) {
 		snprintf(err, errlen, "codebase %s: %s", e->rec->codebase_id,
 			 r == -ENOENT ? "not found" : strerror(-r));
+		registry_release_running(reg);
 		goto out;
 	}
 	o.snapshot_dir = snap;
 	r = rt_sandbox_start(cfg->rt, &o, &rt, err, errlen);
 	if (r < 0) {
+		registry_release_running(reg);
 		set_status(e, ST(ERROR), err);
 		registry_save(reg, e);
 		goto out;
@@ -116,6 +125,7 @@ static int stop_locked(struct registry *reg, struct sb_entry *e,
 		free_replace_str(&e->rec->status_message, why);
 	pthread_mutex_unlock(&e->lock);
 	rt_sandbox_free(rt);
+	registry_release_running(reg);
 	registry_save(reg, e);
 	log_info("sandbox %s stopped", e->rec->id);
 	return r;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agentfense/cleanup.h"
 #include "agentfense/log.h"
@@ -21,6 +22,10 @@ struct registry {
 	pthread_mutex_t lock; /* entries and db */
 	struct sb_entry **entries;
 	size_t n, cap;
+	unsigned running; /* started or starting sandboxes */
+	pthread_t reaper;
+	bool reaper_started, stopping;
+	pthread_cond_t wake;
 };
 
 static const char schema[] =
@@ -176,6 +181,7 @@ int registry_open(const struct api_config *cfg, struct registry **out)
 	}
 	reg->cfg = cfg;
 	pthread_mutex_init(&reg->lock, NULL);
+	pthread_cond_init(&reg->wake, NULL);
 	if (sqlite3_open_v2(path, &reg->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_FULLMUTEX,
@@ -210,6 +216,7 @@ void registry_free(struct registry *reg)
 	free(reg->entries);
 	sqlite3_close(reg->db);
 	pthread_mutex_destroy(&reg->lock);
+	pthread_cond_destroy(&reg->wake);
 	free(reg);
 }
 
@@ -228,7 +235,7 @@ int registry_add(struct registry *reg, Sandbox__V1__Sandbox *rec)
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&reg->lock);
-	r = db_put(reg, rec);
+	r = reg->n >= reg->cfg->max_sandboxes ? -EAGAIN : db_put(reg, rec);
 	if (r == 0)
 		r = insert_sorted(reg, e);
 	pthread_mutex_unlock(&reg->lock);
@@ -332,6 +339,26 @@ int registry_list(struct registry *reg, const char *codebase_id,
 	return 0;
 }
 
+int registry_reserve_running(struct registry *reg)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&reg->lock);
+	if (reg->running >= reg->cfg->max_running)
+		r = -EAGAIN;
+	else
+		reg->running++;
+	pthread_mutex_unlock(&reg->lock);
+	return r;
+}
+
+void registry_release_running(struct registry *reg)
+{
+	pthread_mutex_lock(&reg->lock);
+	reg->running--;
+	pthread_mutex_unlock(&reg->lock);
+}
+
 int registry_count(struct registry *reg, int *running, int *total)
 {
 	*running = 0;
@@ -382,4 +409,77 @@ int registry_count_sessions(struct registry *reg)
 	}
 	pthread_mutex_unlock(&reg->lock);
 	return n;
+}
+
+/* True when e's expires_at has passed (e->lock held). */
+static bool expired(const struct sb_entry *e, uint64_t now_ns)
+{
+	const Google__Protobuf__Timestamp *t = e->rec->expires_at;
+
+	return t && (uint64_t)t->seconds * 1000000000ull + (uint64_t)t->nanos <=
+			    now_ns;
+}
+
+static void reap_expired(struct registry *reg)
+{
+	struct sb_entry **v;
+	size_t n;
+	bool more;
+	uint64_t now = af_now_real_ns();
+
+	if (registry_list(reg, NULL, NULL, SIZE_MAX, &v, &n, &more) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool due;
+
+		pthread_mutex_lock(&v[i]->lock);
+		due = expired(v[i], now);
+		pthread_mutex_unlock(&v[i]->lock);
+		if (due && sandbox_destroy(reg, v[i]) == 0)
+			log_info("sandbox %s expired and was destroyed",
+				 v[i]->rec->id);
+		registry_put(reg, v[i]);
+	}
+	free(v);
+}
+
+static void *reaper(void *arg)
+{
+	struct registry *reg = arg;
+
+	pthread_mutex_lock(&reg->lock);
+	while (!reg->stopping) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&reg->wake, &reg->lock, &ts);
+		if (reg->stopping)
+			break;
+		pthread_mutex_unlock(&reg->lock);
+		reap_expired(reg);
+		pthread_mutex_lock(&reg->lock);
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return NULL;
+}
+
+int registry_start_reaper(struct registry *reg)
+{
+	int r = -pthread_create(&reg->reaper, NULL, reaper, reg);
+
+	reg->reaper_started = r == 0;
+	return r;
+}
+
+void registry_stop_reaper(struct registry *reg)
+{
+	if (!reg->reaper_started)
+		return;
+	pthread_mutex_lock(&reg->lock);
+	reg->stopping = true;
+	pthread_cond_broadcast(&reg->wake);
+	pthread_mutex_unlock(&reg->lock);
+	pthread_join(reg->reaper, NULL);
+	reg->reaper_started = false;
 }

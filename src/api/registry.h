@@ -63,6 +63,12 @@ int registry_list(struct registry *reg, const char *codebase_id,
 		  const char *after, size_t limit, struct sb_entry ***out,
 		  size_t *n, bool *more);
 int registry_count(struct registry *reg, int *running, int *total);
+/* Count a sandbox as running before starting it: -EAGAIN at the limit. */
+int registry_reserve_running(struct registry *reg);
+void registry_release_running(struct registry *reg);
+/* Destroys sandboxes whose expires_at has passed, once a second. */
+int registry_start_reaper(struct registry *reg);
+void registry_stop_reaper(struct registry *reg);
 
 /* Lifecycle, with status codes for the caller's messages. */
 int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,

@@ -163,8 +163,15 @@ static void create_sandbox(struct api_call *c)
 	r = rec ? registry_add(reg, rec) : -ENOMEM;
 	if (r < 0) {
 		store_codebase_unref(cfg->store, req->codebase_id, id);
-		api_call_finish(c, GRPC_STATUS_INTERNAL,
-				"cannot record sandbox: %s", strerror(-r));
+		if (r == -EAGAIN)
+			api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+					"the server holds %u sandboxes, its "
+					"limit; destroy some first",
+					cfg->max_sandboxes);
+		else
+			api_call_finish(c, GRPC_STATUS_INTERNAL,
+					"cannot record sandbox: %s",
+					strerror(-r));
 		return;
 	}
 	log_info("sandbox %s created on codebase %s (%zu rules)", id,
@@ -238,7 +245,7 @@ static void start_sandbox(struct api_call *c)
 	if (r == -ENOENT && !err[0])
 		svc_finish_sandbox_gone(c, req->sandbox_id);
 	else if (r < 0)
-		api_call_finish(c, r == -ENOMEM || r == -EAGAIN
+		api_call_finish(c, r == -ENOMEM || r == -EAGAIN || r == -EMFILE
 					   ? GRPC_STATUS_RESOURCE_EXHAUSTED
 					   : GRPC_STATUS_FAILED_PRECONDITION,
 				"cannot start sandbox %s: %s", req->sandbox_id,

@@ -324,6 +324,7 @@ int api_server_start(const struct api_config *cfg, struct api_server **out)
 	r = -pthread_create(&s->cq_thread, NULL, cq_thread, s);
 	if (r < 0)
 		goto fail;
+	registry_start_reaper(s->reg);
 	log_info("serving on %s%s%s", cfg->listen_addr ? cfg->listen_addr : "",
 		 cfg->listen_addr && cfg->unix_path ? " and unix:" : "",
 		 cfg->unix_path ? cfg->unix_path : "");
@@ -341,6 +342,7 @@ void api_server_stop(struct api_server *s)
 	pthread_mutex_lock(&s->lock);
 	s->shutting_down = true;
 	pthread_mutex_unlock(&s->lock);
+	registry_stop_reaper(s->reg);
 	grpc_server_shutdown_and_notify(s->server, s->cq, s);
 	/* Running commands see the cancellation and are killed. */
 	grpc_server_cancel_all_calls(s->server);

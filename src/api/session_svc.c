@@ -113,6 +113,13 @@ void svc_create_session(struct api_call *c)
 				"shell must be an absolute path");
 		return;
 	}
+	if (registry_count_sessions(reg) >=
+	    (int)registry_config(reg)->max_sessions) {
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"the server has %u active sessions, its limit",
+				registry_config(reg)->max_sessions);
+		return;
+	}
 	if (!svc_env_strings(c, (void *const *)req->env, req->n_env, &env))
 		return;
 	e = svc_get_sandbox(c, req->sandbox_id);

@@ -35,6 +35,7 @@ struct options {
 	uint64_t max_timeout_ms;
 	size_t max_output;
 	uint64_t tmp_size;
+	unsigned max_sandboxes, max_running, max_sessions;
 };
 
 static void usage(FILE *f)
@@ -57,6 +58,9 @@ static void usage(FILE *f)
 		"(default 1048576)\n"
 		"  --tmp-size BYTES     size of each sandbox's /tmp (default "
 		"268435456)\n"
+		"  --max-sandboxes N    sandboxes kept at once (default 1024)\n"
+		"  --max-running N      sandboxes running at once (default 256)\n"
+		"  --max-sessions N     active sessions in all (default 1024)\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help           this text\n");
 }
@@ -97,6 +101,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "max-output", required_argument, NULL, 'o' },
 		{ "tmp-size", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'v' },
+		{ "max-sandboxes", required_argument, NULL, 'S' },
+		{ "max-running", required_argument, NULL, 'R' },
+		{ "max-sessions", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -108,7 +115,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			       .default_timeout_ms = 30000,
 			       .max_timeout_ms = 86400000,
 			       .max_output = 1 << 20,
-			       .tmp_size = 256ull << 20 };
+			       .tmp_size = 256ull << 20,
+			       .max_sandboxes = 1024,
+			       .max_running = 256,
+			       .max_sessions = 1024 };
 	if (default_init_path(o->init_path, sizeof(o->init_path)) < 0)
 		o->init_path[0] = '\0';
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -136,6 +146,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'm':
 			o->tmp_size = strtoull(optarg, NULL, 10);
+			break;
+		case 'S':
+			o->max_sandboxes = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			o->max_running = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'E':
+			o->max_sessions = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'v':
 			lvl = parse_level(optarg);
@@ -194,6 +213,9 @@ static int serve(const struct options *o, struct store *store,
 		.default_timeout_ms = o->default_timeout_ms,
 		.max_timeout_ms = o->max_timeout_ms,
 		.max_output_bytes = o->max_output,
+		.max_sandboxes = o->max_sandboxes,
+		.max_running = o->max_running,
+		.max_sessions = o->max_sessions,
 		.enforcer = "none",
 		.enforcer_reason = "no file-permission enforcer is built into "
 				   "this version yet",

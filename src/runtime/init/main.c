@@ -24,6 +24,7 @@
 
 #include "../initproto.h"
 #include "init.h"
+#include "seccomp.h"
 #include "spawn.h"
 
 static int send_msg(int fd, uint32_t type, int32_t value, const char *text)
@@ -96,6 +97,9 @@ static int enter_cgroup(int cgfd, char *err, size_t len)
 
 static int setup(const struct init_opts *o, char *err, size_t len)
 {
+	/* Commands run under this filter; without it none may run at all. */
+	if (af_seccomp_prepare(EPERM, err, len) < 0)
+		return -1;
 	if (enter_cgroup(o->cgroup_fd, err, len) < 0)
 		return -1;
 	if (rootfs_setup(o, err, len) < 0)

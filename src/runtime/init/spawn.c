@@ -18,6 +18,7 @@
 
 #include "../initproto.h"
 #include "clone.h"
+#include "seccomp.h"
 
 struct exec_req {
 	const char *workdir;
@@ -109,6 +110,9 @@ static int child(void *arg)
 		child_fail(st, "no_new_privs", NULL);
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0)
 		child_fail(st, "rlimit", NULL);
+	/* Last: the steps above may use calls the filter refuses. */
+	if (af_seccomp_apply() < 0)
+		child_fail(st, "seccomp filter", NULL);
 	execve(r->argv[0], r->argv, r->env);
 	child_fail(st, "exec", r->argv[0]);
 }
