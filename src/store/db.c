@@ -166,7 +166,7 @@ int db_open(struct store *s)
 	if (rc != SQLITE_OK)
 		return db_err(s, rc, "busy timeout");
 	/* FULL: a committed upload's metadata survives a power cut. */
-	r = db_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL");
+	r = db_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
 	if (r < 0)
 		return r;
 	return db_migrate(s);

@@ -183,26 +183,43 @@ static int snapshot_gen(struct store *s, const char *id, const char *holder,
 	return ref_insert(s, id, holder, &cur);
 }
 
+static int snapshot_locked(struct store *s, const char *codebase_id,
+			   const char *holder, char **path, int *fd)
+{
+	int64_t gen;
+	int r;
+
+	STORE_LOCK_SCOPE(s);
+	r = snapshot_gen(s, codebase_id, holder, &gen);
+	if (r < 0)
+		return r;
+	*fd = gen_open(s, codebase_id, gen);
+	if (*fd < 0)
+		return log_errno(*fd, "codebase %s: pinned generation %" PRId64,
+				 codebase_id, gen);
+	if (asprintf(path, "%s/%s/%s/gen/%" PRId64, s->state_dir, STORE_CB_DIR,
+		     codebase_id, gen) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int store_snapshot(struct store *s, const char *codebase_id, const char *holder,
 		   char **path)
 {
 	_cleanup_close_ int fd = -1;
-	int64_t gen;
 	int r;
 
 	r = check_args(codebase_id, holder);
 	if (r < 0)
 		return r;
-	STORE_LOCK_SCOPE(s);
-	r = snapshot_gen(s, codebase_id, holder, &gen);
+	r = snapshot_locked(s, codebase_id, holder, path, &fd);
 	if (r < 0)
 		return r;
-	fd = gen_open(s, codebase_id, gen);
-	if (fd < 0)
-		return log_errno(fd, "codebase %s: pinned generation %" PRId64,
-				 codebase_id, gen);
-	if (asprintf(path, "%s/%s/%s/gen/%" PRId64, s->state_dir, STORE_CB_DIR,
-		     codebase_id, gen) < 0)
-		return -ENOMEM;
+	/*
+	 * Uploads are not synced one by one; a pinned tree is, once, outside
+	 * the store lock. Cheap when nothing is dirty (a restart).
+	 */
+	if (syncfs(fd) < 0)
+		log_warn_errno(-errno, "syncing codebase %s", codebase_id);
 	return 0;
 }

@@ -265,9 +265,11 @@ int store_upload_commit(struct store_upload *u, struct store_upload_result *res,
 			    -EINVAL);
 	if (EVP_DigestFinal_ex(u->md, digest, &dlen) != 1)
 		return log_errno(-EIO, "SHA-256 final");
-	/* Durable before it becomes visible under its name. */
-	if (fdatasync(u->fd) < 0)
-		return log_errno(-errno, "syncing upload of %s", u->path);
+	/*
+	 * Visible atomically (rename), not synced one by one: a per-file
+	 * fsync made a 1,000-file upload take seconds. The tree is made
+	 * durable once, when a sandbox pins it (store_snapshot).
+	 */
 	r = commit_locked(u, why);
 	if (r < 0)
 		return r;
