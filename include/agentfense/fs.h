@@ -11,9 +11,13 @@
 
 #include <stddef.h>
 
+struct af_matcher;
+
 struct fs_view {
 	char *dir;      /* STATE/sandboxes/<id> */
 	char *snapshot; /* the immutable codebase tree */
+	char *hide;     /* DIR/hide: whiteouts for `none` entries */
+	size_t hidden;  /* entries the hide layer removes */
 	char *lower;    /* DIR/lower: where init binds the snapshot */
 	char *upper;    /* DIR/delta */
 	char *work;     /* DIR/work: overlay workdir */
@@ -22,10 +26,15 @@ struct fs_view {
 
 /*
  * Create (or reuse, for a restart) the sandbox directory for a view over
- * the immutable snapshot directory.
+ * the immutable snapshot directory; with a matcher, also (re)build the
+ * hide layer from it.
  */
 int fs_view_prepare(const char *state_dir, const char *id,
-		    const char *snapshot, struct fs_view *v);
+		    const char *snapshot, const struct af_matcher *m,
+		    struct fs_view *v);
+/* Whiteouts in hide_dir for every `none` entry of snapshot under m. */
+int fs_hide_build(const char *snapshot, const struct af_matcher *m,
+		  const char *hide_dir, size_t *hidden);
 /* Release the strings only. */
 void fs_view_clear(struct fs_view *v);
 /* Remove the sandbox directory and its delta (destroy). */

@@ -45,6 +45,20 @@ int af_read_file(const char *path, char **out, size_t *len);
 /* Write a string to a file (cgroup knobs); O_WRONLY, no create. */
 int af_write_file_at(int dirfd, const char *name, const char *s);
 
+/*
+ * Walk the tree below dirfd (not following symlinks, not crossing mounts),
+ * parents before children, entries of a directory in name order. path is
+ * the entry's path from the root with a leading '/' ("/src/a.py"). cb
+ * returns 0 to go on (and descend into a directory), AF_WALK_SKIP to not
+ * descend, or a negative errno to stop the walk with that error.
+ */
+#define AF_WALK_SKIP 1
+#define AF_WALK_MAX_DEPTH 4096
+struct stat;
+typedef int (*af_walk_fn)(void *ud, int parent_fd, const char *name,
+			  const char *path, const struct stat *st);
+int af_walk(int dirfd, af_walk_fn cb, void *ud);
+
 /* Lowercase hex encoding; out must have 2*len+1 bytes. */
 void af_hex(const unsigned char *in, size_t len, char *out);
 

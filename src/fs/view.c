@@ -23,7 +23,8 @@ static char *path_join(const char *a, const char *b)
 }
 
 int fs_view_prepare(const char *state_dir, const char *id,
-		    const char *snapshot, struct fs_view *v)
+		    const char *snapshot, const struct af_matcher *m,
+		    struct fs_view *v)
 {
 	_cleanup_free_ char *sbroot = path_join(state_dir, "sandboxes");
 	int r;
@@ -35,12 +36,13 @@ int fs_view_prepare(const char *state_dir, const char *id,
 	v->snapshot = strdup(snapshot);
 	if (v->dir) {
 		v->lower = path_join(v->dir, "lower");
+		v->hide = path_join(v->dir, "hide");
 		v->upper = path_join(v->dir, "delta");
 		v->work = path_join(v->dir, "work");
 		v->rootmnt = path_join(v->dir, "root");
 	}
-	if (!v->dir || !v->snapshot || !v->lower || !v->upper || !v->work ||
-	    !v->rootmnt) {
+	if (!v->dir || !v->snapshot || !v->lower || !v->hide || !v->upper ||
+	    !v->work || !v->rootmnt) {
 		fs_view_clear(v);
 		return -ENOMEM;
 	}
@@ -61,6 +63,13 @@ int fs_view_prepare(const char *state_dir, const char *id,
 			return r;
 		}
 	}
+	if (m) {
+		r = fs_hide_build(snapshot, m, v->hide, &v->hidden);
+		if (r < 0) {
+			fs_view_clear(v);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -69,6 +78,7 @@ void fs_view_clear(struct fs_view *v)
 	free(v->dir);
 	free(v->snapshot);
 	free(v->lower);
+	free(v->hide);
 	free(v->upper);
 	free(v->work);
 	free(v->rootmnt);
@@ -91,9 +101,9 @@ int fs_view_remove(const char *state_dir, const char *id)
 
 int fs_view_overlay_opts(const struct fs_view *v, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "lowerdir=lower,upperdir=delta,workdir=work");
+	int n = snprintf(buf, len, "lowerdir=%slower,upperdir=delta,workdir=work",
+			 v->hidden ? "hide:" : "");
 
-	(void)v;
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	return 0;
