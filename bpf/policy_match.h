@@ -17,34 +17,40 @@
  * dead state, whose levels are all none and which never leaves itself. So a
  * walk needs no checks per component; it ends in a state and reads its info.
  *
- * Layout (little endian, all offsets in bytes)
- * --------------------------------------------
+ * Layout (little endian, offsets in bytes)
+ * ----------------------------------------
  *   0                 struct af_pm_header
- *   AF_PM_ROW_OF_OFF  __u32 row_of[256]   per byte, see below
- *   AF_PM_COL_OF_OFF  __u32 col_of[256]   per byte, see below
+ *   AF_PM_BYTE_OFF    __u32 byte_col[256]     stride 1
+ *   AF_PM_PAIR_OFF    __u16 pair_col[65536]   stride 2
  *   AF_PM_TABLE_OFF   rows, one per state: __u32 info; __u32 next[...]
- *   header.pair_off   stride 2 only: __u16 pair[classes][classes + 1]
  *
- * Rows are addressed by their offset from AF_PM_TABLE_OFF ("row offset");
- * the dead state's row is at row offset 0, so a zeroed or out-of-range entry
- * fails closed. next[] entries are row offsets.
+ * A row's offset from AF_PM_TABLE_OFF is its "row offset", at most
+ * AF_PM_ROW_MAX. next[] entries are row offsets. The dead state's row is at
+ * row offset 0, so a zeroed or out-of-range entry fails closed.
  *
- * Stride 1: next[] has one entry per byte class; row_of[b] is the offset of
- * b's entry within a row (4 + 4 * class). One table load per byte.
+ * Stride 1: one table load per byte. next[] has an entry per byte class;
+ * byte_col[b] is the offset of b's entry within a row (4 + 4 * class).
  *
- * Stride 2: the walk consumes two bytes per table load. Pairs of byte classes
- * that act alike in every state share a "pair class"; next[] has one entry
- * per pair class. row_of[b] = pair_off + 2 * (classes + 1) * class(b) and
- * col_of[b] = 2 * class(b), so pair[] at row_of[b0] + col_of[b1] holds the
- * offset (4 + 4 * pair class) of the pair's entry within a row. A path with
- * an odd byte count ends with (last byte, pad), the pad column being
- * header.pad_col. Stride 2 halves the dependent-load chain, which is what
- * bounds the walk's speed; the compiler picks it whenever it fits.
+ * Stride 2: one table load per two bytes, which halves the chain of
+ * dependent loads that bounds a walk's speed. Pairs of byte classes that act
+ * alike in every state share a pair class, and next[] has one entry per pair
+ * class. The two bytes, read as one little-endian __u16 (b0 | b1 << 8),
+ * index pair_col[], the offset (4 + 4 * pair class) of the pair's entry in a
+ * row. Paths hold no NUL, so pair_col[b0] (b1 = 0) is free to mean "b0,
+ * then the end": a path with an odd byte count ends with it.
+ *
+ * The compiler picks stride 2 whenever the blob fits AF_PM_BLOB_MAX.
+ *
+ * Path buffers
+ * ------------
+ * In BPF the walk reads a chunk at a time from one pointer, so a path buffer
+ * has AF_PM_BUF_SIZE bytes (AF_PM_PATH_MAX plus a chunk of slack), of which
+ * bpf_d_path() may fill AF_PM_PATH_MAX. User space passes the path as is.
  *
  * Maps (production layout)
  * ------------------------
- * One blob per sandbox in an inner BPF_MAP_TYPE_ARRAY (one entry, value
- * struct af_pm_blob), installed at sandbox start into a HASH_OF_MAPS keyed by
+ * One blob per sandbox in an inner BPF_MAP_TYPE_ARRAY (one entry, value size
+ * AF_PM_BLOB_MAX), installed at sandbox start into a HASH_OF_MAPS keyed by
  * the sandbox's cgroup id and removed at stop: one hash lookup finds the
  * sandbox, one more its blob, then the walk reads only that map value. See
  * bpf/policy_test.bpf.c for the declarations.
@@ -56,50 +62,50 @@
 #include <linux/types.h>
 #endif
 
-#define AF_PM_MAGIC 0x4d504641u /* "AFPM" */
+#define AF_PM_MAGIC   0x4d504641u /* "AFPM" */
 #define AF_PM_VERSION 1
 /* Paths longer than this fail closed (PATH_MAX). */
-#define AF_PM_PATH_MAX 4096u
+#define AF_PM_PATH_MAX	4096u
 #define AF_PM_PATH_MASK (AF_PM_PATH_MAX - 1)
-/* The value size of a blob map; compiled policies that do not fit fail. */
-#define AF_PM_BLOB_MAX (1u << 20)
-#define AF_PM_ROW_OF_OFF 64u
-#define AF_PM_COL_OF_OFF (AF_PM_ROW_OF_OFF + 256u * 4)
-#define AF_PM_TABLE_OFF (AF_PM_COL_OF_OFF + 256u * 4)
-#define AF_PM_TABLE_MAX (AF_PM_BLOB_MAX - AF_PM_TABLE_OFF)
 /* Bytes walked per loop iteration (a bpf_loop callback in BPF). */
-#define AF_PM_CHUNK 64u
+#define AF_PM_CHUNK    64u
+#define AF_PM_BUF_SIZE (AF_PM_PATH_MAX + AF_PM_CHUNK)
+/* The value size of a blob map; compiled policies that do not fit fail. */
+#define AF_PM_BLOB_MAX	(1u << 20)
+#define AF_PM_BYTE_OFF	64u
+#define AF_PM_PAIR_OFF	(AF_PM_BYTE_OFF + 256u * 4)
+#define AF_PM_TABLE_OFF (AF_PM_PAIR_OFF + 65536u * 2)
+#define AF_PM_TABLE_MAX (AF_PM_BLOB_MAX - AF_PM_TABLE_OFF)
+/* Largest column offset within a row, and so the last row a walk reaches. */
+#define AF_PM_COL_MAX 0xffffu
+#define AF_PM_ROW_MAX (AF_PM_TABLE_MAX - 4 - AF_PM_COL_MAX)
 
 /* info word: level as a file, as a directory, subtree floor (enum af_perm) */
-#define AF_PM_INFO_FILE(i) ((i) & 0xfu)
-#define AF_PM_INFO_DIR(i) (((i) >> 4) & 0xfu)
-#define AF_PM_INFO_FLOOR(i) (((i) >> 8) & 0xfu)
+#define AF_PM_INFO_FILE(i)	     ((i)&0xfu)
+#define AF_PM_INFO_DIR(i)	     (((i) >> 4) & 0xfu)
+#define AF_PM_INFO_FLOOR(i)	     (((i) >> 8) & 0xfu)
 #define AF_PM_INFO(file, dir, floor) ((file) | (dir) << 4 | (floor) << 8)
-#define AF_PM_LEVEL_NONE 1u
+#define AF_PM_LEVEL_NONE	     1u
 /* The answer for anything that cannot be walked: none, fail closed. */
 #define AF_PM_INFO_NONE AF_PM_INFO(1u, 1u, 1u)
 
 struct af_pm_header {
 	__u32 magic;
 	__u16 version;
-	__u16 stride;	 /* 1 or 2 */
-	__u32 size;	 /* bytes used, header included */
-	__u32 states;	 /* rows */
-	__u32 classes;	 /* byte classes */
-	__u32 pairs;	 /* pair classes (stride 2) */
-	__u32 start;	 /* row offset of the start (root) state */
-	__u32 pair_off;	 /* stride 2: offset of pair[] in the blob */
-	__u32 pad_col;	 /* stride 2: col_of value of the pad class */
-	__u32 reserved[7];
-};
-
-struct af_pm_blob {
-	__u8 bytes[AF_PM_BLOB_MAX];
+	__u16 stride;  /* 1 or 2 */
+	__u32 size;    /* bytes used, header included */
+	__u32 states;  /* rows */
+	__u32 classes; /* byte classes */
+	__u32 pairs;   /* pair classes (stride 2) */
+	__u32 start;   /* row offset of the start (root) state */
+	__u32 reserved[9];
 };
 
 #ifdef __bpf__
 #define AF_PM_INLINE static __always_inline
 #define AF_PM_UNROLL _Pragma("unroll")
+/* Keep a value computed in its own register (no reassociation). */
+#define AF_PM_PIN(x) asm volatile("" : "+r"(x))
 #else
 #define AF_PM_INLINE static inline __attribute__((always_inline))
 #if defined(__clang__)
@@ -107,6 +113,7 @@ struct af_pm_blob {
 #else
 #define AF_PM_UNROLL _Pragma("GCC unroll 32")
 #endif
+#define AF_PM_PIN(x) ((void)0)
 #endif
 
 /* Level (enum af_perm value) from an info word; anything odd is none. */
@@ -124,146 +131,196 @@ AF_PM_INLINE __u32 af_pm_floor(__u32 info)
 	return v >= 1 && v <= 4 ? v : AF_PM_LEVEL_NONE;
 }
 
-AF_PM_INLINE __u32 af_pm_row_of(const __u8 *blob, __u8 b)
+/*
+ * One step: the row of the next state. This load is the only one that
+ * depends on the previous step, so its chain is kept to a compare and an
+ * add: the column is added to the table pointer beforehand. Offsets are
+ * 64-bit so the register the verifier saw checked is the one used. Anything
+ * out of range is the dead state.
+ */
+AF_PM_INLINE __u64 af_pm_step(const __u8 *blob, __u64 off, __u32 col)
 {
-	return *(const __u32 *)(blob + AF_PM_ROW_OF_OFF + ((__u32)b << 2));
-}
+	const __u8 *row;
+	__u64 next;
 
-AF_PM_INLINE __u32 af_pm_col_of(const __u8 *blob, __u8 b)
-{
-	return *(const __u32 *)(blob + AF_PM_COL_OF_OFF + ((__u32)b << 2));
-}
-
-/* The one dependent load per step; out of range means the dead state. */
-AF_PM_INLINE __u32 af_pm_next(const __u8 *blob, __u32 off, __u32 col)
-{
-	__u64 e = (__u64)off + col;
-
-	if (e > AF_PM_TABLE_MAX - 4)
+	if (col > AF_PM_COL_MAX || off > AF_PM_ROW_MAX)
 		return 0;
-	return *(const __u32 *)(blob + AF_PM_TABLE_OFF + e);
+	row = blob + AF_PM_TABLE_OFF + col;
+	AF_PM_PIN(row);
+	next = *(const __u32 *)(row + off);
+	/*
+	 * Bounded where it is loaded: clang may spill it and check one reload
+	 * but add another, and the 6.1 verifier keeps no bounds for a reload
+	 * of an unchecked spill (newer ones give spills an id).
+	 */
+	return next > AF_PM_ROW_MAX ? 0 : next;
 }
 
-/* Column of a byte pair (stride 2); computed off the load chain. */
-AF_PM_INLINE __u32 af_pm_pair_col(const __u8 *blob, __u32 row, __u32 col)
+/* Column of two bytes (stride 2), off the chain: one load. */
+AF_PM_INLINE __u32 af_pm_pair_col(const __u8 *blob, __u16 pair)
 {
-	__u64 pi = (__u64)row + col;
-
-	if (pi > AF_PM_BLOB_MAX - 2)
-		return AF_PM_TABLE_MAX; /* leads to the dead state */
-	return *(const __u16 *)(blob + pi);
+	return *(const __u16 *)(blob + AF_PM_PAIR_OFF + ((__u32)pair << 1));
 }
 
-AF_PM_INLINE __u32 af_pm_info(const __u8 *blob, __u32 off)
+AF_PM_INLINE __u32 af_pm_byte_col(const __u8 *blob, __u8 b)
+{
+	return *(const __u32 *)(blob + AF_PM_BYTE_OFF + ((__u32)b << 2));
+}
+
+AF_PM_INLINE __u16 af_pm_load16(const __u8 *p)
+{
+	return p[0] | p[1] << 8; /* one unaligned load where it is allowed */
+}
+
+AF_PM_INLINE __u32 af_pm_info(const __u8 *blob, __u64 off)
 {
 	if (off > AF_PM_TABLE_MAX - 4)
 		return AF_PM_INFO_NONE;
 	return *(const __u32 *)(blob + AF_PM_TABLE_OFF + off);
 }
 
+/* n pairs (stride 2) or n bytes (stride 1) from p, unrolled. */
+#define AF_PM_BLOCK(stride, n, blob, p, off)                                  \
+	do {                                                                  \
+		AF_PM_UNROLL                                                  \
+		for (__u32 _k = 0; _k < (n); _k++) {                          \
+			__u32 _col =                                          \
+				(stride) == 2                                 \
+					? af_pm_pair_col(                     \
+						  (blob),                     \
+						  AF_PM_LOAD16((p) + 2 * _k)) \
+					: af_pm_byte_col((blob), (p)[_k]);    \
+			(off) = af_pm_step((blob), (off), _col);              \
+		}                                                             \
+	} while (0)
+
+#ifdef __bpf__
+#define AF_PM_LOAD16(p) (*(const __u16 *)(p))
+#else
+#define AF_PM_LOAD16(p) af_pm_load16(p)
+#endif
+
 struct af_pm_walk {
 	const __u8 *blob;
-	const __u8 *buf; /* AF_PM_PATH_MAX bytes in BPF */
-	__u32 pos;	 /* index in buf of the next byte */
-	__u32 off;	 /* row offset of the current state */
+	const __u8 *buf; /* AF_PM_BUF_SIZE bytes in BPF */
+	__u64 off;	 /* row offset of the current state */
+	__u32 base;	 /* index in buf of the first byte walked */
+	__u32 pad;
 };
 
-AF_PM_INLINE __u8 af_pm_byte(const struct af_pm_walk *w, __u32 i)
+/* The chunk at buf[pos]; in BPF a pointer the verifier can bound. */
+AF_PM_INLINE const __u8 *af_pm_at(const struct af_pm_walk *w, __u32 pos)
 {
-	return w->buf[i & AF_PM_PATH_MASK];
+	return w->buf + (pos & AF_PM_PATH_MASK);
 }
 
-AF_PM_INLINE void af_pm_chunk2(struct af_pm_walk *w)
+/*
+ * Chunk i of the path. The position derives from i, not from a counter in
+ * w: a counter would be a new constant on every callback iteration and keep
+ * the verifier from ever seeing two iterations as equal.
+ */
+AF_PM_INLINE void af_pm_chunk2(struct af_pm_walk *w, __u32 i)
 {
-	const __u8 *blob = w->blob, *buf = w->buf;
-	__u32 pos = w->pos, off = w->off;
+	const __u8 *blob = w->blob, *p = af_pm_at(w, w->base + i * AF_PM_CHUNK);
+	__u64 off = w->off;
 
-	AF_PM_UNROLL
-	for (__u32 k = 0; k < AF_PM_CHUNK; k += 2) {
-		__u8 b0 = buf[(pos + k) & AF_PM_PATH_MASK];
-		__u8 b1 = buf[(pos + k + 1) & AF_PM_PATH_MASK];
-		__u32 col = af_pm_pair_col(blob, af_pm_row_of(blob, b0),
-					   af_pm_col_of(blob, b1));
-
-		off = af_pm_next(blob, off, col);
-	}
-	w->pos = pos + AF_PM_CHUNK;
+	AF_PM_BLOCK(2, AF_PM_CHUNK / 2, blob, p, off);
 	w->off = off;
 }
 
-AF_PM_INLINE void af_pm_chunk1(struct af_pm_walk *w)
+AF_PM_INLINE void af_pm_chunk1(struct af_pm_walk *w, __u32 i)
 {
-	const __u8 *blob = w->blob, *buf = w->buf;
-	__u32 pos = w->pos, off = w->off;
+	const __u8 *blob = w->blob, *p = af_pm_at(w, w->base + i * AF_PM_CHUNK);
+	__u64 off = w->off;
 
-	AF_PM_UNROLL
-	for (__u32 k = 0; k < AF_PM_CHUNK; k++) {
-		__u8 b = buf[(pos + k) & AF_PM_PATH_MASK];
-
-		off = af_pm_next(blob, off, af_pm_row_of(blob, b));
-	}
-	w->pos = pos + AF_PM_CHUNK;
+	AF_PM_BLOCK(1, AF_PM_CHUNK, blob, p, off);
 	w->off = off;
 }
 
-/* The last n < AF_PM_CHUNK bytes. */
-AF_PM_INLINE void af_pm_tail2(struct af_pm_walk *w, __u32 n)
+/*
+ * The last n < AF_PM_CHUNK bytes, from pos: unrolled blocks of 32, 16, 8, 4
+ * and 2 bytes as n's bits say, then an odd byte, so no step needs a check.
+ */
+AF_PM_INLINE void af_pm_tail2(struct af_pm_walk *w, __u32 pos, __u32 n)
 {
-	const struct af_pm_header *h = (const void *)w->blob;
-	__u32 k;
+	const __u8 *blob = w->blob, *p = af_pm_at(w, pos);
+	__u64 off = w->off;
 
-	for (k = 0; k + 1 < AF_PM_CHUNK; k += 2) {
-		if (k + 1 >= n)
-			break;
-		w->off = af_pm_next(
-			w->blob, w->off,
-			af_pm_pair_col(w->blob,
-				       af_pm_row_of(w->blob,
-						    af_pm_byte(w, w->pos + k)),
-				       af_pm_col_of(w->blob, af_pm_byte(
-							w, w->pos + k + 1))));
+	if (n & 32) {
+		AF_PM_BLOCK(2, 16, blob, p, off);
+		p += 32;
 	}
-	if (n & 1) {
-		__u8 b = af_pm_byte(w, w->pos + n - 1);
-
-		w->off = af_pm_next(w->blob, w->off,
-				    af_pm_pair_col(w->blob,
-						   af_pm_row_of(w->blob, b),
-						   h->pad_col));
+	if (n & 16) {
+		AF_PM_BLOCK(2, 8, blob, p, off);
+		p += 16;
 	}
+	if (n & 8) {
+		AF_PM_BLOCK(2, 4, blob, p, off);
+		p += 8;
+	}
+	if (n & 4) {
+		AF_PM_BLOCK(2, 2, blob, p, off);
+		p += 4;
+	}
+	if (n & 2) {
+		AF_PM_BLOCK(2, 1, blob, p, off);
+		p += 2;
+	}
+	if (n & 1) /* (last byte, NUL): the last byte, then the end */
+		off = af_pm_step(blob, off, af_pm_pair_col(blob, p[0]));
+	w->off = off;
 }
 
-AF_PM_INLINE void af_pm_tail1(struct af_pm_walk *w, __u32 n)
+AF_PM_INLINE void af_pm_tail1(struct af_pm_walk *w, __u32 pos, __u32 n)
 {
-	for (__u32 k = 0; k < AF_PM_CHUNK; k++) {
-		if (k >= n)
-			break;
-		w->off = af_pm_next(w->blob, w->off,
-				    af_pm_row_of(w->blob,
-						 af_pm_byte(w, w->pos + k)));
+	const __u8 *blob = w->blob, *p = af_pm_at(w, pos);
+	__u64 off = w->off;
+
+	if (n & 32) {
+		AF_PM_BLOCK(1, 32, blob, p, off);
+		p += 32;
 	}
+	if (n & 16) {
+		AF_PM_BLOCK(1, 16, blob, p, off);
+		p += 16;
+	}
+	if (n & 8) {
+		AF_PM_BLOCK(1, 8, blob, p, off);
+		p += 8;
+	}
+	if (n & 4) {
+		AF_PM_BLOCK(1, 4, blob, p, off);
+		p += 4;
+	}
+	if (n & 2) {
+		AF_PM_BLOCK(1, 2, blob, p, off);
+		p += 2;
+	}
+	if (n & 1)
+		AF_PM_BLOCK(1, 1, blob, p, off);
+	w->off = off;
 }
 
 #ifdef __bpf__
 static __attribute__((unused)) long af_pm_chunk2_cb(__u32 i, void *ctx)
 {
-	af_pm_chunk2(ctx);
+	af_pm_chunk2(ctx, i);
 	return 0;
 }
 
 static __attribute__((unused)) long af_pm_chunk1_cb(__u32 i, void *ctx)
 {
-	af_pm_chunk1(ctx);
+	af_pm_chunk1(ctx, i);
 	return 0;
 }
 
 /* bpf_loop (5.17+) keeps verification to one pass over a chunk. */
 #define AF_PM_CHUNKS(n, fn, w) bpf_loop((n), fn##_cb, (w), 0)
 #else
-#define AF_PM_CHUNKS(n, fn, w)                                                 \
-	do {                                                                   \
-		for (__u32 _c = 0; _c < (n); _c++)                             \
-			fn(w);                                                 \
+#define AF_PM_CHUNKS(n, fn, w)                     \
+	do {                                       \
+		for (__u32 _c = 0; _c < (n); _c++) \
+			fn(w, _c);                 \
 	} while (0)
 #endif
 
@@ -277,7 +334,7 @@ AF_PM_INLINE __u32 af_pm_walk(const __u8 *blob, const __u8 *buf, __u32 start,
 {
 	const struct af_pm_header *h = (const void *)blob;
 	struct af_pm_walk w;
-	__u32 n, chunks;
+	__u32 n, chunks, tail;
 
 	if (h->magic != AF_PM_MAGIC || h->version != AF_PM_VERSION)
 		return AF_PM_INFO_NONE;
@@ -287,16 +344,17 @@ AF_PM_INLINE __u32 af_pm_walk(const __u8 *blob, const __u8 *buf, __u32 start,
 		return AF_PM_INFO_NONE;
 	w.blob = blob;
 	w.buf = buf;
-	w.pos = start + 1;
+	w.base = start + 1;
 	w.off = h->start;
 	n = len - 1;
 	chunks = n / AF_PM_CHUNK;
+	tail = w.base + chunks * AF_PM_CHUNK;
 	if (h->stride == 2) {
 		AF_PM_CHUNKS(chunks, af_pm_chunk2, &w);
-		af_pm_tail2(&w, n % AF_PM_CHUNK);
+		af_pm_tail2(&w, tail, n % AF_PM_CHUNK);
 	} else if (h->stride == 1) {
 		AF_PM_CHUNKS(chunks, af_pm_chunk1, &w);
-		af_pm_tail1(&w, n % AF_PM_CHUNK);
+		af_pm_tail1(&w, tail, n % AF_PM_CHUNK);
 	} else {
 		return AF_PM_INFO_NONE;
 	}

@@ -13,6 +13,7 @@
 struct store;
 struct rt_ctx;
 struct audit;
+struct enf_ctx;
 struct api_server;
 
 struct api_config {
@@ -28,8 +29,15 @@ struct api_config {
 	unsigned max_sandboxes;    /* records (any state) */
 	unsigned max_running;      /* RUNNING at once */
 	unsigned max_sessions;     /* active sessions, all sandboxes */
-	const char *enforcer;      /* name of the active enforcer */
-	const char *enforcer_reason;
+	/*
+	 * Sandbox resource limits: the value a request that leaves one at 0
+	 * gets, and the largest it may ask for (0: none; with a maximum and
+	 * no default, the maximum applies).
+	 */
+	uint64_t default_memory, max_memory;       /* bytes */
+	uint64_t default_pids, max_pids;
+	uint64_t default_cpu_quota, max_cpu_quota; /* µs per 100 ms */
+	struct enf_ctx *enf;       /* the enforcer (kind may be ENF_NONE) */
 };
 
 /* Load sandbox records, bind, start serving on background threads. */

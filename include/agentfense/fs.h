@@ -10,6 +10,11 @@
 #define AGENTFENSE_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* In DIR: the capped delta's image, and where init mounts it. */
+#define FS_DELTA_IMAGE "delta.img"
+#define FS_DELTA_MOUNT "dmnt"
 
 struct af_matcher;
 
@@ -22,6 +27,11 @@ struct fs_view {
 	char *upper;    /* DIR/delta */
 	char *work;     /* DIR/work: overlay workdir */
 	char *rootmnt;  /* DIR/root: mount point for the sandbox root tmpfs */
+	/*
+	 * DIR/delta.img when the delta is capped: then upper and work live
+	 * in that image, mounted by init at DIR/dmnt, not in DIR/delta.
+	 */
+	char *delta_image;
 };
 
 /*
@@ -35,6 +45,13 @@ int fs_view_prepare(const char *state_dir, const char *id,
 /* Whiteouts in hide_dir for every `none` entry of snapshot under m. */
 int fs_hide_build(const char *snapshot, const struct af_matcher *m,
 		  const char *hide_dir, size_t *hidden);
+/*
+ * The ext4 image every capped delta starts from, made once per size in
+ * state_dir (needs mkfs.ext4); *out is its path.
+ */
+int fs_delta_template(const char *state_dir, uint64_t size, char **out);
+/* Give the view a capped delta: a copy of template unless one exists. */
+int fs_delta_attach(struct fs_view *v, const char *template);
 /* Release the strings only. */
 void fs_view_clear(struct fs_view *v);
 /* Remove the sandbox directory and its delta (destroy). */

@@ -27,9 +27,10 @@ enum af_pattern_type {
 };
 
 /* Budget: rule lists beyond these are rejected, never truncated. */
-#define AF_POLICY_RULES_MAX 4096
+#define AF_POLICY_RULES_MAX   4096
 #define AF_POLICY_PATTERN_MAX 1024
 
+/* Initialize with designated initializers: fields may be added. */
 struct af_rule {
 	const char *pattern;
 	enum af_pattern_type type;
@@ -71,8 +72,8 @@ struct af_policy;
  * rules is -E2BIG. Type 0 is stored as AF_PAT_GLOB. Cheap: nothing is
  * compiled here.
  */
-int af_policy_new(const struct af_rule *rules, size_t n,
-		  struct af_policy **out, char *err, size_t errlen);
+int af_policy_new(const struct af_rule *rules, size_t n, struct af_policy **out,
+		  char *err, size_t errlen);
 /*
  * Presets by name, expanded in order, followed by rules: rules given by the
  * caller come later, so they win full ties against preset rules. An unknown
@@ -130,6 +131,12 @@ struct af_matcher;
  */
 int af_policy_compile(const struct af_policy *p, struct af_matcher **out,
 		      char *err, size_t errlen);
+/*
+ * As af_policy_compile with the blob's stride forced (1 or 2; 0 picks the
+ * fastest that fits), for tests and benchmarks of both walks.
+ */
+int af_policy_compile_stride(const struct af_policy *p, unsigned stride,
+			     struct af_matcher **out, char *err, size_t errlen);
 void af_matcher_free(struct af_matcher *m);
 
 /*
@@ -148,10 +155,10 @@ enum af_perm af_matcher_lookup(const struct af_matcher *m, const char *path,
 enum af_perm af_matcher_floor(const struct af_matcher *m, const char *path);
 
 struct af_matcher_stats {
-	uint32_t states;      /* minimized DFA states */
-	uint32_t classes;     /* byte classes */
+	uint32_t states;       /* minimized DFA states */
+	uint32_t classes;      /* byte classes */
 	uint32_t pair_classes; /* two-byte classes (stride 2) */
-	uint32_t stride;      /* bytes consumed per table load */
+	uint32_t stride;       /* bytes consumed per table load */
 	uint32_t blob_bytes;
 };
 void af_matcher_get_stats(const struct af_matcher *m,

@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentfense/cgroup.h"
+
+struct af_matcher;
+struct enf_ctx;
 struct rt_ctx;
 struct rt_sandbox;
 
@@ -20,20 +24,29 @@ struct rt_config {
 	const char *state_dir;
 	const char *init_path;     /* agentfense-init binary */
 	uint64_t tmp_size_bytes;   /* size of each sandbox's /tmp tmpfs */
+	uint64_t max_delta_bytes;  /* cap on each sandbox's delta; 0: none */
 };
 
 int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out);
 void rt_ctx_free(struct rt_ctx *rt);
+/* The enforcer sandboxes start under (borrowed; NULL: none available). */
+void rt_set_enforcer(struct rt_ctx *rt, struct enf_ctx *enf);
 const char *rt_cgroup_layout(const struct rt_ctx *rt);
 /* Depth of sandbox cgroups in the cgroup v2 hierarchy. */
 int rt_sandbox_level(const struct rt_ctx *rt);
 /* Remove what an earlier daemon left (cgroups, processes) except `keep`. */
 int rt_reconcile(struct rt_ctx *rt);
+/* 0 when the host can enforce l, else -EOPNOTSUPP with a reason in err. */
+int rt_check_limits(const struct rt_ctx *rt, const struct cg_limits *l,
+		    char *err, size_t errlen);
 
 struct rt_start_opts {
 	const char *id;            /* sandbox id, also its cgroup name */
 	const char *snapshot_dir;  /* immutable codebase tree */
 	const char *hostname;
+	struct cg_limits limits;   /* zeros: none */
+	/* The compiled policy: hide layer and enforcer rules come from it. */
+	const struct af_matcher *matcher;
 };
 
 /* err receives a message for the client on failure. */
@@ -45,6 +58,8 @@ void rt_sandbox_free(struct rt_sandbox *sb);
 /* Remove a (stopped) sandbox's delta and directory. */
 int rt_sandbox_remove(struct rt_ctx *rt, const char *id);
 uint64_t rt_sandbox_cgroup_id(const struct rt_sandbox *sb);
+/* False when the policy needed no enforcer (write everywhere). */
+bool rt_sandbox_enforced(const struct rt_sandbox *sb);
 /* False once the sandbox's init has died (crash or OOM kill). */
 bool rt_sandbox_alive(struct rt_sandbox *sb);
 
@@ -78,6 +93,7 @@ struct rt_buf {
 
 struct rt_exec_res {
 	int exit_code;             /* 128+N when killed by signal N */
+	bool oom_killed;           /* by the sandbox's memory limit */
 	bool timed_out;
 	bool cancelled;
 	uint64_t duration_ns;

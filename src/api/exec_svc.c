@@ -181,9 +181,10 @@ bool svc_exec_outcome(struct api_call *c, int r, const struct rt_exec_res *res,
 		      uint64_t timeout_ms)
 {
 	if (r == -ENOTCONN)
-		api_call_finish(c, GRPC_STATUS_FAILED_PRECONDITION,
-				"the sandbox stopped while the command was "
-				"running");
+		api_call_finish(c, GRPC_STATUS_FAILED_PRECONDITION, "%s",
+				res->message[0] ? res->message
+						: "the sandbox stopped while "
+						  "the command was running");
 	else if (r == -E2BIG)
 		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
 				"command and environment are too large");
@@ -220,6 +221,7 @@ void svc_reply_exec_result(struct api_call *c, const struct rt_exec_res *res)
 	Sandbox__V1__ExecResult out = SANDBOX__V1__EXEC_RESULT__INIT;
 	Google__Protobuf__Duration dur;
 	_cleanup_free_ char *so = NULL, *se = NULL;
+	char msg[sizeof(res->message) + 64];
 
 	so = output_fields(&res->out, &out.stdout_bytes);
 	se = output_fields(&res->err, &out.stderr_bytes);
@@ -235,11 +237,17 @@ void svc_reply_exec_result(struct api_call *c, const struct rt_exec_res *res)
 	out.duration = &dur;
 	out.stdout_truncated = res->out.truncated;
 	out.stderr_truncated = res->err.truncated;
-	if (res->out.truncated || res->err.truncated)
-		out.message = "output beyond the server's per-stream cap was "
-			      "dropped";
-	else if (res->message[0])
-		out.message = (char *)res->message;
+	/* Both when both: an OOM kill often comes with a flood of output. */
+	snprintf(msg, sizeof(msg), "%s%s%s", res->message,
+		 res->message[0] && (res->out.truncated || res->err.truncated)
+			 ? "; "
+			 : "",
+		 res->out.truncated || res->err.truncated
+			 ? "output beyond the server's per-stream cap was "
+			   "dropped"
+			 : "");
+	if (msg[0])
+		out.message = msg;
 	api_call_reply(c, &out.base);
 }
 

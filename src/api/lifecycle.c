@@ -8,11 +8,15 @@
 
 #include "agentfense/audit.h"
 #include "agentfense/cleanup.h"
+#include "agentfense/enforce.h"
+#include "agentfense/policy.h"
 #include "agentfense/log.h"
 #include "agentfense/runtime.h"
 #include "agentfense/store.h"
 #include "convert.h"
+#include "limits.h"
 #include "registry.h"
+#include "svc.h"
 
 #define ST(x) SANDBOX__V1__SANDBOX_STATUS__SANDBOX_STATUS_##x
 
@@ -41,6 +45,24 @@ static void set_status(struct sb_entry *e, int status, const char *msg)
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* The record's rules, compiled: the hide layer and enforcer use them. */
+static int compile_rules(const Sandbox__V1__Sandbox *rec,
+			 struct af_matcher **m, char *err, size_t errlen)
+{
+	_cleanup_free_ struct af_rule *rules =
+		svc_policy_rules(rec->permissions, rec->n_permissions);
+	struct af_policy *p = NULL;
+	int r;
+
+	if (!rules)
+		return -ENOMEM;
+	r = af_policy_new(rules, rec->n_permissions, &p, err, errlen);
+	if (r == 0)
+		r = af_policy_compile(p, m, err, errlen);
+	af_policy_free(p);
+	return r;
+}
+
 int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 		  size_t errlen)
 {
@@ -48,6 +70,7 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 	_cleanup_free_ char *snap = NULL;
 	struct rt_sandbox *rt = NULL;
 	struct rt_start_opts o = { .id = e->rec->id };
+	struct af_matcher *m = NULL;
 	int r;
 
 	pthread_mutex_lock(&e->life);
@@ -74,7 +97,12 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 		goto out;
 	}
 	o.snapshot_dir = snap;
-	r = rt_sandbox_start(cfg->rt, &o, &rt, err, errlen);
+	limits_to_cgroup(e->rec->resources, &o.limits);
+	r = compile_rules(e->rec, &m, err, errlen);
+	o.matcher = m;
+	if (r == 0)
+		r = rt_sandbox_start(cfg->rt, &o, &rt, err, errlen);
+	af_matcher_free(m);
 	if (r < 0) {
 		registry_release_running(reg);
 		set_status(e, ST(ERROR), err);
@@ -89,8 +117,9 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 	free(e->rec->stopped_at);
 	e->rec->stopped_at = NULL;
 	free_replace_str(&e->rec->status_message, "");
-	free_replace_str(&e->rec->enforcer,
-			 cfg->enforcer ? cfg->enforcer : "none");
+	free_replace_str(&e->rec->enforcer, rt_sandbox_enforced(rt)
+						    ? enf_name(cfg->enf)
+						    : "none (nothing to restrict)");
 	pthread_mutex_unlock(&e->lock);
 	registry_save(reg, e);
 out:

@@ -12,6 +12,7 @@
 #include "agentfense/store.h"
 #include "agentfense/util.h"
 #include "convert.h"
+#include "limits.h"
 #include "server.h"
 #include "svc.h"
 
@@ -100,7 +101,8 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
 /* The stored record: built on the stack, then deep-copied by pack+unpack. */
 static Sandbox__V1__Sandbox *
 new_record(const Sandbox__V1__CreateSandboxRequest *req, const char *id,
-	   Sandbox__V1__PermissionRule **rules, size_t n_rules)
+	   Sandbox__V1__PermissionRule **rules, size_t n_rules,
+	   Sandbox__V1__ResourceLimits *limits)
 {
 	Sandbox__V1__Sandbox rec = SANDBOX__V1__SANDBOX__INIT;
 	Google__Protobuf__Timestamp created, expires;
@@ -122,7 +124,7 @@ new_record(const Sandbox__V1__CreateSandboxRequest *req, const char *id,
 	}
 	rec.runtime = SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_BWRAP;
 	rec.image = req->image;
-	rec.resources = req->resources;
+	rec.resources = limits;
 	return (Sandbox__V1__Sandbox *)svc_clone(&rec.base,
 						 &sandbox__v1__sandbox__descriptor);
 }
@@ -134,6 +136,7 @@ static void create_sandbox(struct api_call *c)
 	struct registry *reg = svc_registry(c);
 	const struct api_config *cfg = registry_config(reg);
 	Sandbox__V1__PermissionRule **rules = NULL;
+	Sandbox__V1__ResourceLimits limits = SANDBOX__V1__RESOURCE_LIMITS__INIT;
 	Sandbox__V1__Sandbox *rec;
 	char id[AF_ID_MAX], err[512] = "";
 	size_t n_rules = 0;
@@ -142,6 +145,9 @@ static void create_sandbox(struct api_call *c)
 	if (!req)
 		return;
 	r = check_request(req, err, sizeof(err));
+	if (r == 0)
+		r = limits_resolve(cfg, req->resources, &limits, err,
+				   sizeof(err));
 	if (r == 0)
 		r = collect_rules(req, &rules, &n_rules, err, sizeof(err));
 	if (r == 0)
@@ -158,7 +164,7 @@ static void create_sandbox(struct api_call *c)
 		svc_finish_codebase_error(c, r, req->codebase_id);
 		return;
 	}
-	rec = new_record(req, id, rules, n_rules);
+	rec = new_record(req, id, rules, n_rules, &limits);
 	svc_rules_free(rules, n_rules);
 	r = rec ? registry_add(reg, rec) : -ENOMEM;
 	if (r < 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agentfense/cleanup.h"
+#include "agentfense/enforce.h"
 #include "agentfense/policy.h"
 #include "agentfense/runtime.h"
 #include "agentfense/util.h"
@@ -26,9 +27,8 @@ static void health(struct api_call *c)
 		return;
 	registry_count(c->srv->reg, &running, &total);
 	resp.version = AF_VERSION;
-	resp.enforcer = (char *)(cfg->enforcer ? cfg->enforcer : "none");
-	resp.enforcer_reason =
-		(char *)(cfg->enforcer_reason ? cfg->enforcer_reason : "");
+	resp.enforcer = (char *)enf_name(cfg->enf);
+	resp.enforcer_reason = (char *)enf_reason(cfg->enf);
 	resp.sandboxes_running = running;
 	resp.sandboxes_total = total;
 	resp.uptime_seconds =

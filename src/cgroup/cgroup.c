@@ -15,21 +15,14 @@
 #include "agentfense/cleanup.h"
 #include "agentfense/log.h"
 #include "agentfense/util.h"
+#include "cgroup_internal.h"
 
-#define CG_SUBTREE "agentfense"
+const char *cg_ctrl_name(enum cg_ctrl k)
+{
+	static const char *const names[CG_N_CTRL] = { "memory", "pids", "cpu" };
 
-struct cg_ctx {
-	char v2_mount[PATH_MAX];
-	bool hybrid;
-	int base_fd; /* V2/agentfense */
-};
-
-struct cg_sandbox {
-	struct cg_ctx *ctx;
-	char name[NAME_MAX + 1];
-	int dirfd;
-	uint64_t id;
-};
+	return names[k];
+}
 
 /* The cgroup2 mount point from /proc/self/mountinfo. */
 static int find_cgroup2(char *out, size_t len)
@@ -54,34 +47,75 @@ static int find_cgroup2(char *out, size_t len)
 	return -ENOENT;
 }
 
-int cg_ctx_new(struct cg_ctx **out)
+/*
+ * The subtree is made again when missing: a daemon that exits removes it
+ * once it is empty, even while another daemon on the host still runs.
+ */
+static int make_subtree(struct cg_ctx *c)
 {
-	_cleanup_free_ struct cg_ctx *c = calloc(1, sizeof(*c));
+	if (mkdirat(c->mount_fd, CG_SUBTREE, 0755) == 0)
+		cg_v2_enable(c);
+	else if (errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void log_controllers(const struct cg_ctx *c)
+{
+	char where[CG_N_CTRL][16];
+
+	for (int k = 0; k < CG_N_CTRL; k++)
+		snprintf(where[k], sizeof(where[k]), "%s",
+			 c->v2_ctrl[k]	    ? "v2"
+			 : c->v1_fd[k] >= 0 ? "v1"
+					    : "unavailable");
+	log_info("cgroup limits: memory %s, pids %s, cpu %s", where[CG_MEMORY],
+		 where[CG_PIDS], where[CG_CPU]);
+}
+
+static int ctx_open(struct cg_ctx *c, const struct cg_config *cfg)
+{
+	int r;
+
+	if (cfg && cfg->v2_mount)
+		r = snprintf(c->v2_mount, sizeof(c->v2_mount), "%s",
+			     cfg->v2_mount) >= (int)sizeof(c->v2_mount)
+			    ? -ENAMETOOLONG
+			    : 0;
+	else
+		r = find_cgroup2(c->v2_mount, sizeof(c->v2_mount));
+	if (r < 0)
+		return log_errno(r, "no cgroup2 mount found");
+	c->hybrid = strcmp(c->v2_mount, "/sys/fs/cgroup") != 0;
+	c->mount_fd = open(c->v2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->mount_fd < 0)
+		return log_errno(-errno, "open %s", c->v2_mount);
+	if (mkdirat(c->mount_fd, CG_SUBTREE, 0755) < 0 && errno != EEXIST)
+		return log_errno(-errno, "mkdir %s/" CG_SUBTREE, c->v2_mount);
+	/* Also when an earlier daemon made it: enabling is idempotent. */
+	cg_v2_enable(c);
+	return cg_v1_discover(c, cfg);
+}
+
+int cg_ctx_new(const struct cg_config *cfg, struct cg_ctx **out)
+{
+	struct cg_ctx *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c)
 		return -ENOMEM;
-	r = find_cgroup2(c->v2_mount, sizeof(c->v2_mount));
-	if (r < 0)
-		return log_errno(r, "no cgroup2 mount found");
-	c->hybrid = strcmp(c->v2_mount, "/sys/fs/cgroup") != 0;
-	int mfd = open(c->v2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (mfd < 0)
-		return log_errno(-errno, "open %s", c->v2_mount);
-	if (mkdirat(mfd, CG_SUBTREE, 0755) < 0 && errno != EEXIST) {
-		r = -errno;
-		close(mfd);
-		return log_errno(r, "mkdir %s/" CG_SUBTREE, c->v2_mount);
+	c->mount_fd = -1;
+	for (int k = 0; k < CG_N_CTRL; k++)
+		c->v1_fd[k] = -1;
+	r = ctx_open(c, cfg);
+	if (r < 0) {
+		cg_ctx_free(c);
+		return r;
 	}
-	c->base_fd = openat(mfd, CG_SUBTREE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	r = -errno;
-	close(mfd);
-	if (c->base_fd < 0)
-		return log_errno(r, "open %s/" CG_SUBTREE, c->v2_mount);
 	log_info("cgroup v2 at %s (%s layout), sandboxes under %s/" CG_SUBTREE,
 		 c->v2_mount, c->hybrid ? "hybrid" : "unified", c->v2_mount);
-	*out = TAKE_PTR(c);
+	log_controllers(c);
+	*out = c;
 	return 0;
 }
 
@@ -89,13 +123,11 @@ void cg_ctx_free(struct cg_ctx *c)
 {
 	if (!c)
 		return;
-	close(c->base_fd);
-	/* rmdir fails while any sandbox cgroup remains, which is intended. */
-	int mfd = open(c->v2_mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (mfd >= 0) {
-		(void)unlinkat(mfd, CG_SUBTREE, AT_REMOVEDIR);
-		close(mfd);
+	cg_v1_close(c);
+	if (c->mount_fd >= 0) {
+		/* rmdir fails while any sandbox cgroup remains, as intended. */
+		(void)unlinkat(c->mount_fd, CG_SUBTREE, AT_REMOVEDIR);
+		close(c->mount_fd);
 	}
 	free(c);
 }
@@ -107,15 +139,37 @@ const char *cg_layout(const struct cg_ctx *c)
 
 int cg_sandbox_level(const struct cg_ctx *c)
 {
-	/* root (0) / agentfense (1) / <sandbox> (2), on an un-namespaced mount. */
+	/* root (0) / agentfense (1) / <sandbox> (2), on an un-namespaced mount.
+	 */
 	return 2;
+}
+
+int cg_check_limits(const struct cg_ctx *c, const struct cg_limits *l,
+		    char *err, size_t errlen)
+{
+	const uint64_t want[CG_N_CTRL] = {
+		[CG_MEMORY] = l->memory_bytes,
+		[CG_PIDS] = l->pids_max,
+		[CG_CPU] = l->cpu_quota_us | l->cpu_shares,
+	};
+
+	for (int k = 0; k < CG_N_CTRL; k++) {
+		if (!want[k] || c->v2_ctrl[k] || c->v1_fd[k] >= 0)
+			continue;
+		snprintf(err, errlen,
+			 "this host offers no %s cgroup controller, so the "
+			 "sandbox's %s limit cannot be enforced",
+			 cg_ctrl_name(k), cg_ctrl_name(k));
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 /* Wait until a cgroup has no process left (cgroup.events "populated 0"). */
 static int wait_empty(int dirfd, int timeout_ms)
 {
-	_cleanup_close_ int fd = openat(dirfd, "cgroup.events",
-					O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
 	uint64_t deadline = af_now_mono_ns() + (uint64_t)timeout_ms * 1000000;
 
 	if (fd < 0)
@@ -150,10 +204,15 @@ static int kill_and_remove(int parent, const char *name, int timeout_ms)
 	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
+	/* ENODEV: the cgroup is being removed (by another daemon, say). */
 	r = af_write_file_at(fd, "cgroup.kill", "1");
+	if (r == -ENODEV)
+		return 0;
 	if (r < 0 && r != -ENOENT)
 		return r;
 	r = wait_empty(fd, timeout_ms);
+	if (r == -ENODEV || r == -ENOENT)
+		return 0;
 	if (r < 0)
 		return r;
 	d = fdopendir(dup(fd));
@@ -174,20 +233,22 @@ static int kill_and_remove(int parent, const char *name, int timeout_ms)
 int cg_reap_stale(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 		  void *ud)
 {
-	_cleanup_closedir_ DIR *d = fdopendir(dup(c->base_fd));
+	_cleanup_close_ int base = -1;
+	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
-	int r = 0;
+	int r = 0, q;
 
+	base = openat(c->mount_fd, CG_SUBTREE,
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = base >= 0 ? fdopendir(dup(base)) : NULL;
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		int q;
-
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
 		if (keep && keep(de->d_name, ud))
 			continue;
-		q = kill_and_remove(c->base_fd, de->d_name, 5000);
+		q = kill_and_remove(base, de->d_name, 5000);
 		if (q < 0) {
 			log_errno(q, "removing stale cgroup %s", de->d_name);
 			if (!r)
@@ -196,41 +257,98 @@ int cg_reap_stale(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 			log_info("removed stale cgroup %s", de->d_name);
 		}
 	}
+	/* v1 after v2: cgroup.kill has emptied most of them already. */
+	q = cg_v1_reap(c, keep, ud);
+	return r ? r : q;
+}
+
+static void sandbox_release(struct cg_sandbox *s)
+{
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	for (int k = 0; k < CG_N_CTRL; k++)
+		if (s->v1_fd[k] >= 0)
+			close(s->v1_fd[k]);
+	free(s);
+}
+
+static int sandbox_open(struct cg_sandbox *s, const struct cg_limits *l)
+{
+	char path[sizeof(CG_SUBTREE) + NAME_MAX + 1];
+	struct stat st;
+	int r;
+
+	snprintf(path, sizeof(path), CG_SUBTREE "/%s", s->name);
+	r = make_subtree(s->ctx);
+	if (r < 0)
+		return log_errno(r, "mkdir cgroup " CG_SUBTREE);
+	if (mkdirat(s->ctx->mount_fd, path, 0755) < 0 && errno != EEXIST)
+		return log_errno(-errno, "mkdir cgroup %s", s->name);
+	s->dirfd = openat(s->ctx->mount_fd, path,
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0 || fstat(s->dirfd, &st) < 0)
+		return log_errno(-errno, "open cgroup %s", s->name);
+	/* On cgroup2 the directory's inode number is the cgroup id. */
+	s->id = st.st_ino;
+	r = cg_v1_create(s);
+	if (r == 0 && l)
+		r = cg_apply_limits(s, l);
 	return r;
 }
 
 int cg_sandbox_create(struct cg_ctx *c, const char *name,
-		      struct cg_sandbox **out)
+		      const struct cg_limits *l, struct cg_sandbox **out)
 {
-	_cleanup_free_ struct cg_sandbox *s = calloc(1, sizeof(*s));
-	struct stat st;
+	struct cg_sandbox *s;
+	char err[160];
+	int r;
 
-	if (!s)
-		return -ENOMEM;
-	if (strlen(name) > NAME_MAX || strchr(name, '/'))
+	if (strlen(name) > NAME_MAX || strchr(name, '/') || name[0] == '.')
 		return -EINVAL;
-	s->ctx = c;
-	strcpy(s->name, name);
-	if (mkdirat(c->base_fd, name, 0755) < 0 && errno != EEXIST)
-		return log_errno(-errno, "mkdir cgroup %s", name);
-	s->dirfd = openat(c->base_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0)
-		return log_errno(-errno, "open cgroup %s", name);
-	if (fstat(s->dirfd, &st) < 0) {
-		int r = -errno;
-
-		close(s->dirfd);
+	r = l ? cg_check_limits(c, l, err, sizeof(err)) : 0;
+	if (r < 0) {
+		log_err("sandbox %s: %s", name, err);
 		return r;
 	}
-	/* On cgroup2 the directory's inode number is the cgroup id. */
-	s->id = st.st_ino;
-	*out = TAKE_PTR(s);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->ctx = c;
+	s->dirfd = -1;
+	for (int k = 0; k < CG_N_CTRL; k++)
+		s->v1_fd[k] = -1;
+	strcpy(s->name, name);
+	r = sandbox_open(s, l);
+	if (r < 0) {
+		/* Nothing runs in them yet: removing is all there is to undo.
+		 */
+		cg_sandbox_destroy(s, 1000);
+		sandbox_release(s);
+		return r;
+	}
+	*out = s;
 	return 0;
 }
 
-uint64_t cg_sandbox_id(const struct cg_sandbox *s) { return s->id; }
+uint64_t cg_sandbox_id(const struct cg_sandbox *s)
+{
+	return s->id;
+}
 
-int cg_sandbox_dirfd(const struct cg_sandbox *s) { return s->dirfd; }
+int cg_sandbox_dirfd(const struct cg_sandbox *s)
+{
+	return s->dirfd;
+}
+
+size_t cg_sandbox_v1_dirfds(const struct cg_sandbox *s, int *fds)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < CG_N_CTRL && n < CG_V1_MAX; k++)
+		if (s->v1_fd[k] >= 0)
+			fds[n++] = s->v1_fd[k];
+	return n;
+}
 
 int cg_exec_create(struct cg_sandbox *s, uint64_t n, int *dirfd)
 {
@@ -265,18 +383,19 @@ int cg_exec_destroy(struct cg_sandbox *s, uint64_t n, int timeout_ms)
 
 int cg_sandbox_destroy(struct cg_sandbox *s, int timeout_ms)
 {
-	int r = kill_and_remove(s->ctx->base_fd, s->name, timeout_ms);
+	char path[sizeof(CG_SUBTREE) + NAME_MAX + 1];
+	int r, q;
 
+	snprintf(path, sizeof(path), CG_SUBTREE "/%s", s->name);
+	r = kill_and_remove(s->ctx->mount_fd, path, timeout_ms);
 	if (r < 0)
 		log_errno(r, "removing cgroup %s", s->name);
-	return r;
+	q = cg_v1_remove(s, timeout_ms);
+	return r ? r : q;
 }
 
 void cg_sandbox_free(struct cg_sandbox *s)
 {
-	if (!s)
-		return;
-	if (s->dirfd >= 0)
-		close(s->dirfd);
-	free(s);
+	if (s)
+		sandbox_release(s);
 }

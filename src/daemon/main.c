@@ -21,10 +21,31 @@
 
 #include "agentfense/api.h"
 #include "agentfense/audit.h"
+#include "agentfense/cleanup.h"
+#include "agentfense/enforce.h"
 #include "agentfense/log.h"
 #include "agentfense/runtime.h"
 #include "agentfense/store.h"
 #include "agentfense/util.h"
+
+/* Sandbox resource limits (0: none); long options only. */
+struct limit_opts {
+	uint64_t default_memory, max_memory;
+	uint64_t default_pids, max_pids;
+	uint64_t default_cpu_quota, max_cpu_quota;
+	uint64_t max_delta;
+	unsigned given; /* bit (option - OPT_DEFAULT_MEMORY) per flag given */
+};
+
+enum {
+	OPT_DEFAULT_MEMORY = 256,
+	OPT_MAX_MEMORY,
+	OPT_DEFAULT_PIDS,
+	OPT_MAX_PIDS,
+	OPT_DEFAULT_CPU_QUOTA,
+	OPT_MAX_CPU_QUOTA,
+	OPT_MAX_DELTA,
+};
 
 struct options {
 	const char *listen;
@@ -36,6 +57,8 @@ struct options {
 	size_t max_output;
 	uint64_t tmp_size;
 	unsigned max_sandboxes, max_running, max_sessions;
+	struct limit_opts lim;
+	enum enf_mode enforcer;
 };
 
 static void usage(FILE *f)
@@ -61,6 +84,20 @@ static void usage(FILE *f)
 		"  --max-sandboxes N    sandboxes kept at once (default 1024)\n"
 		"  --max-running N      sandboxes running at once (default 256)\n"
 		"  --max-sessions N     active sessions in all (default 1024)\n"
+		"  --enforcer E         auto (default), bpf-lsm or landlock\n"
+		"Sandbox limits (0: none; sizes take K, M, G suffixes):\n"
+		"  --default-memory B   memory limit when a sandbox asks for "
+		"none (default 0)\n"
+		"  --max-memory B       largest memory limit a sandbox may ask "
+		"for (default 0)\n"
+		"  --default-pids N     process limit by default (default "
+		"1024)\n"
+		"  --max-pids N         largest process limit (default 0)\n"
+		"  --default-cpu-quota US  CPU µs per 100 ms by default "
+		"(default 0)\n"
+		"  --max-cpu-quota US   largest CPU quota (default 0)\n"
+		"  --max-delta B        cap on each sandbox's copy-on-write "
+		"delta (default 1G)\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help           this text\n");
 }
@@ -89,6 +126,80 @@ static int parse_level(const char *s)
 	return -1;
 }
 
+/* A count or size: digits with an optional K, M, G or T (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	unsigned long long v;
+	const char *u;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || end[1] || v > UINT64_MAX >> (10 * (u - units + 1)))
+			return -EINVAL;
+		v <<= 10 * (u - units + 1);
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_limit(int opt, const char *arg, struct limit_opts *l)
+{
+	uint64_t *const slot[] = {
+		[OPT_DEFAULT_MEMORY - OPT_DEFAULT_MEMORY] = &l->default_memory,
+		[OPT_MAX_MEMORY - OPT_DEFAULT_MEMORY] = &l->max_memory,
+		[OPT_DEFAULT_PIDS - OPT_DEFAULT_MEMORY] = &l->default_pids,
+		[OPT_MAX_PIDS - OPT_DEFAULT_MEMORY] = &l->max_pids,
+		[OPT_DEFAULT_CPU_QUOTA - OPT_DEFAULT_MEMORY] =
+			&l->default_cpu_quota,
+		[OPT_MAX_CPU_QUOTA - OPT_DEFAULT_MEMORY] = &l->max_cpu_quota,
+		[OPT_MAX_DELTA - OPT_DEFAULT_MEMORY] = &l->max_delta,
+	};
+
+	l->given |= 1u << (opt - OPT_DEFAULT_MEMORY);
+	if (parse_size(arg, slot[opt - OPT_DEFAULT_MEMORY]) < 0) {
+		fprintf(stderr, "agentfensed: '%s' is not a number or size\n",
+			arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A built-in default above a given maximum yields to it; a given one not. */
+static int check_limits(struct limit_opts *l)
+{
+	const struct {
+		const char *name;
+		uint64_t *def, max;
+		int opt;
+	} pairs[] = {
+		{ "memory", &l->default_memory, l->max_memory,
+		  OPT_DEFAULT_MEMORY },
+		{ "pids", &l->default_pids, l->max_pids, OPT_DEFAULT_PIDS },
+		{ "cpu-quota", &l->default_cpu_quota, l->max_cpu_quota,
+		  OPT_DEFAULT_CPU_QUOTA },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(pairs); i++) {
+		if (!pairs[i].max || *pairs[i].def <= pairs[i].max)
+			continue;
+		if (l->given & (1u << (pairs[i].opt - OPT_DEFAULT_MEMORY))) {
+			fprintf(stderr,
+				"agentfensed: --default-%s is above "
+				"--max-%s\n",
+				pairs[i].name, pairs[i].name);
+			return -EINVAL;
+		}
+		*pairs[i].def = pairs[i].max;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -101,9 +212,19 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "max-output", required_argument, NULL, 'o' },
 		{ "tmp-size", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'v' },
+		{ "enforcer", required_argument, NULL, 'e' },
 		{ "max-sandboxes", required_argument, NULL, 'S' },
 		{ "max-running", required_argument, NULL, 'R' },
 		{ "max-sessions", required_argument, NULL, 'E' },
+		{ "default-memory", required_argument, NULL,
+		  OPT_DEFAULT_MEMORY },
+		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+		{ "default-pids", required_argument, NULL, OPT_DEFAULT_PIDS },
+		{ "max-pids", required_argument, NULL, OPT_MAX_PIDS },
+		{ "default-cpu-quota", required_argument, NULL,
+		  OPT_DEFAULT_CPU_QUOTA },
+		{ "max-cpu-quota", required_argument, NULL, OPT_MAX_CPU_QUOTA },
+		{ "max-delta", required_argument, NULL, OPT_MAX_DELTA },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -118,7 +239,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			       .tmp_size = 256ull << 20,
 			       .max_sandboxes = 1024,
 			       .max_running = 256,
-			       .max_sessions = 1024 };
+			       .max_sessions = 1024,
+			       .lim = { .default_pids = 1024,
+					.max_delta = 1ull << 30 } };
 	if (default_init_path(o->init_path, sizeof(o->init_path)) < 0)
 		o->init_path[0] = '\0';
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -147,6 +270,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'm':
 			o->tmp_size = strtoull(optarg, NULL, 10);
 			break;
+		case 'e':
+			if (enf_mode_parse(optarg, &o->enforcer) < 0) {
+				fprintf(stderr, "agentfensed: --enforcer takes "
+						"auto, bpf-lsm or landlock\n");
+				return -EINVAL;
+			}
+			break;
 		case 'S':
 			o->max_sandboxes = (unsigned)strtoul(optarg, NULL, 10);
 			break;
@@ -155,6 +285,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'E':
 			o->max_sessions = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case OPT_DEFAULT_MEMORY ... OPT_MAX_DELTA:
+			if (parse_limit(c, optarg, &o->lim) < 0)
+				return -EINVAL;
 			break;
 		case 'v':
 			lvl = parse_level(optarg);
@@ -174,6 +308,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -EINVAL;
 		}
 	}
+	if (check_limits(&o->lim) < 0)
+		return -EINVAL;
 	if (optind < argc || (!o->listen && !o->unix_path) ||
 	    !o->default_timeout_ms || !o->max_timeout_ms || !o->max_output) {
 		usage(stderr);
@@ -201,7 +337,8 @@ static void setup_process(sigset_t *stop)
 }
 
 static int serve(const struct options *o, struct store *store,
-		 struct rt_ctx *rt, struct audit *audit, const sigset_t *stop)
+		 struct rt_ctx *rt, struct enf_ctx *enf, struct audit *audit,
+		 const sigset_t *stop)
 {
 	struct api_config cfg = {
 		.listen_addr = o->listen,
@@ -216,9 +353,13 @@ static int serve(const struct options *o, struct store *store,
 		.max_sandboxes = o->max_sandboxes,
 		.max_running = o->max_running,
 		.max_sessions = o->max_sessions,
-		.enforcer = "none",
-		.enforcer_reason = "no file-permission enforcer is built into "
-				   "this version yet",
+		.default_memory = o->lim.default_memory,
+		.max_memory = o->lim.max_memory,
+		.default_pids = o->lim.default_pids,
+		.max_pids = o->lim.max_pids,
+		.default_cpu_quota = o->lim.default_cpu_quota,
+		.max_cpu_quota = o->lim.max_cpu_quota,
+		.enf = enf,
 	};
 	struct api_server *srv = NULL;
 	int sig, r;
@@ -243,6 +384,8 @@ int main(int argc, char **argv)
 	struct store *store = NULL;
 	struct rt_ctx *rt = NULL;
 	struct audit *audit = NULL;
+	struct enf_ctx *enf = NULL;
+	char why[512];
 	sigset_t stop;
 	int r;
 
@@ -264,17 +407,27 @@ int main(int argc, char **argv)
 	rcfg.state_dir = o.state_dir;
 	rcfg.init_path = o.init_path;
 	rcfg.tmp_size_bytes = o.tmp_size;
+	rcfg.max_delta_bytes = o.lim.max_delta;
 	r = store_open(&scfg, &store);
 	if (r == 0)
 		r = rt_ctx_new(&rcfg, &rt);
 	if (r == 0)
 		r = rt_reconcile(rt);
 	if (r == 0) {
+		r = enf_ctx_new(o.enforcer, rt_sandbox_level(rt), &enf, why,
+				sizeof(why));
+		if (r < 0)
+			log_err("%s", why);
+	}
+	if (r == 0) {
+		enf_reconcile(enf);
+		rt_set_enforcer(rt, enf);
 		audit_start(rt_sandbox_level(rt), &audit);
-		r = serve(&o, store, rt, audit, &stop);
+		r = serve(&o, store, rt, enf, audit, &stop);
 	}
 	audit_stop(audit);
 	rt_ctx_free(rt);
+	enf_ctx_free(enf);
 	store_close(store);
 	grpc_shutdown();
 	if (r < 0) {

@@ -23,9 +23,17 @@ int bpf_lsm_reconcile(struct bpf_lsm *b);
 /* Install / remove one sandbox's matcher, keyed by its cgroup id. */
 int bpf_lsm_install(struct bpf_lsm *b, uint64_t cgroup_id,
 		    const struct af_matcher *m, char *err, size_t errlen);
+/* dev: st_dev of the sandbox's /workspace as stat(2) reports it. */
 int bpf_lsm_set_workspace(struct bpf_lsm *b, uint64_t cgroup_id,
 			  uint64_t dev);
 int bpf_lsm_remove(struct bpf_lsm *b, uint64_t cgroup_id);
+/*
+ * Audit events (bpf/audit_event.h) are logged at debug level and, when a
+ * sink is set, passed to it on the consumer thread (NULL: none).
+ */
+struct af_audit_event;
+typedef void (*bpf_lsm_audit_fn)(const struct af_audit_event *e, void *ud);
+void bpf_lsm_set_audit_sink(struct bpf_lsm *b, bpf_lsm_audit_fn fn, void *ud);
 
 /* landlock backend (landlock.c): the ABI version, 0 if unavailable. */
 int landlock_probe_abi(void);

@@ -7,13 +7,21 @@
  * everything below it. So each directory is granted the rights that every
  * visible entry below it needs (the intersection), and each entry that
  * needs more gets its own rule: every existing path ends up with exactly
- * its level's rights. Files created later inherit their directory's
- * grant: that is where Landlock mode differs from bpf-lsm, and it errs
- * towards less (docs/security-model.md).
+ * its level's rights.
+ *
+ * Entries created later get what their directory grants. What a directory
+ * may grant them is read from the policy with a probe: the level a new
+ * entry with an arbitrary name ("\1") would get there. Creating and
+ * removing entries in a directory (Landlock checks those on the directory)
+ * needs that probe to be write and every existing entry in it to be write,
+ * so nothing that is not write can be removed. Where this differs from
+ * bpf-lsm (new entries whose own name the rules single out), it is
+ * documented in docs/security-model.md.
  */
 #define LOG_MOD "enforce"
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +85,8 @@ struct node {
 	int parent;
 	bool dir;
 	enum af_perm level;
+	enum af_perm probe;  /* dirs: level of a new entry inside */
+	bool kids_write;     /* dirs: every visible entry inside is write */
 	uint64_t grant_d, grant_f; /* what this subtree may share */
 	uint64_t have;             /* granted on it or an ancestor */
 };
@@ -108,12 +118,16 @@ static int add_node(struct plan *p, const char *path, bool dir,
 	}
 	n = &p->nodes[p->n];
 	*n = (struct node){ .path = strdup(path), .parent = parent, .dir = dir,
-			    .level = level };
+			    .level = level, .kids_write = true };
 	if (!n->path)
 		return -ENOMEM;
 	if (dir) {
-		n->grant_d = dir_need(level);
-		n->grant_f = file_need(level);
+		char probe[PATH_MAX];
+
+		if ((size_t)snprintf(probe, sizeof(probe), "%s/\1", path) >=
+		    sizeof(probe))
+			return -ENAMETOOLONG;
+		n->probe = af_matcher_lookup(p->m, probe, false);
 	}
 	p->n++;
 	return 0;
@@ -211,6 +225,19 @@ static int emit_system(struct plan *p)
 /* Bottom-up: a directory may share what all its visible entries need. */
 static void intersect(struct plan *p)
 {
+	for (size_t i = p->n; i-- > 1;)
+		if (p->nodes[i].level != AF_PERM_WRITE)
+			p->nodes[p->nodes[i].parent].kids_write = false;
+	for (size_t i = 0; i < p->n; i++) {
+		struct node *n = &p->nodes[i];
+
+		if (!n->dir)
+			continue;
+		n->grant_d = dir_need(n->probe == AF_PERM_WRITE && n->kids_write
+					      ? AF_PERM_WRITE
+					      : AF_PERM_VIEW);
+		n->grant_f = file_need(n->probe);
+	}
 	for (size_t i = p->n; i-- > 1;) {
 		struct node *n = &p->nodes[i], *up = &p->nodes[n->parent];
 

@@ -82,6 +82,7 @@ void fs_view_clear(struct fs_view *v)
 	free(v->upper);
 	free(v->work);
 	free(v->rootmnt);
+	free(v->delta_image);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -101,8 +102,10 @@ int fs_view_remove(const char *state_dir, const char *id)
 
 int fs_view_overlay_opts(const struct fs_view *v, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "lowerdir=%slower,upperdir=delta,workdir=work",
-			 v->hidden ? "hide:" : "");
+	const char *d = v->delta_image ? FS_DELTA_MOUNT "/" : "";
+	int n = snprintf(buf, len,
+			 "lowerdir=%slower,upperdir=%sdelta,workdir=%swork",
+			 v->hidden ? "hide:" : "", d, d);
 
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Subset construction over byte classes, with two prunings that keep the
- * automaton small for real policies:
- *  - once a rule sits in a state that accepts every valid continuation
- *    (X then a trailing `**`, a directory rule below its directory), weaker rules can
+ * Subset construction over byte classes. Three things keep the automaton
+ * small for real policies:
+ *  - NFA states are replaced by their canonical stand-ins (nfa_bisim.c);
+ *  - once a rule sits in a state that accepts every valid continuation (a
+ *    trailing `**`, a directory rule below its directory), weaker rules can
  *    never decide anything below: their NFA states are dropped;
  *  - '/' after a directory whose best rule is none leads to the dead state
- *    (none hides its subtree), so nothing below a hidden directory is built.
+ *    (none hides its subtree), so nothing below it is built.
  * State 0 is the empty set (dead), state 1 the start (the root), kept apart
  * from equal sets reached deeper because the root is always visible.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,25 +22,25 @@ struct sc {
 	const struct nfa *n;
 	struct dfa *d;
 	uint32_t cap_states;
-	uint8_t rep[256];	/* a byte of each class */
-	uint32_t **set_cls;	/* classes in each NFA set */
+	uint8_t rep[256];   /* a byte of each class */
+	uint32_t **set_cls; /* classes in each NFA set */
 	uint32_t *set_ncls;
-	bool in_nonslash[256];	/* per class */
-	uint32_t *pool;		/* NFA ids of all DFA states */
+	bool in_nonslash[256]; /* per class */
+	uint32_t *pool;	       /* NFA ids of all DFA states */
 	size_t pool_len, pool_cap;
-	size_t *soff;		/* per DFA state */
+	size_t *soff; /* per DFA state */
 	uint32_t *slen;
-	uint32_t *ht;		/* DFA state + 1; 0 = empty slot */
+	uint32_t *ht; /* DFA state + 1; 0 = empty slot */
 	uint32_t ht_cap;
-	uint32_t *mark;		/* per NFA state: generation seen */
+	uint32_t *mark; /* per NFA state: generation seen */
 	uint32_t gen;
-	uint32_t *buf;		/* closure output */
-	uint32_t *stack;	/* closure work list */
-	uint32_t *common;	/* targets on any non-'/' byte */
+	uint32_t *buf;	  /* closure output */
+	uint32_t *stack;  /* closure work list */
+	uint32_t *common; /* targets on any non-'/' byte */
 	uint32_t ncommon;
-	uint32_t *pairs;	/* (class, target) for other edges */
+	uint32_t *pairs; /* (class, target) for other edges */
 	uint32_t npairs;
-	uint32_t *cls_first;	/* per class: start in sorted pairs */
+	uint32_t *cls_first; /* per class: start in sorted pairs */
 	uint32_t *sorted;
 	char *err;
 	size_t errlen;
@@ -72,8 +72,8 @@ static void classes(struct sc *c)
 		c->rep[d->cls[b]] = b;
 	d->slash_cls = d->cls['/'];
 	for (uint32_t k = 0; k < ncls; k++)
-		c->in_nonslash[k] = pat_set_has(n->sets[NFA_SET_NONSLASH],
-						c->rep[k]);
+		c->in_nonslash[k] =
+			pat_set_has(n->sets[NFA_SET_NONSLASH], c->rep[k]);
 }
 
 static int set_classes(struct sc *c)
@@ -102,7 +102,10 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Epsilon closure of the seeds into c->buf, sorted; returns the count. */
+/*
+ * Epsilon closure of the seeds into c->buf as canonical states, sorted and
+ * unique; returns the count.
+ */
 static uint32_t closure(struct sc *c, const uint32_t *seeds, uint32_t nseeds,
 			const uint32_t *more, uint32_t nmore)
 {
@@ -122,7 +125,7 @@ static uint32_t closure(struct sc *c, const uint32_t *seeds, uint32_t nseeds,
 	while (top) {
 		uint32_t s = stack[--top];
 
-		c->buf[len++] = s;
+		c->buf[len++] = n->canon[s];
 		for (uint32_t e = n->eoff[s]; e < n->eoff[s + 1]; e++) {
 			uint32_t t = n->edges[e].to;
 
@@ -132,8 +135,14 @@ static uint32_t closure(struct sc *c, const uint32_t *seeds, uint32_t nseeds,
 			stack[top++] = t;
 		}
 	}
+	if (len < 2)
+		return len;
 	qsort(c->buf, len, sizeof(*c->buf), cmp_u32);
-	return len;
+	top = 1; /* now: the unique count */
+	for (uint32_t i = 1; i < len; i++)
+		if (c->buf[i] != c->buf[top - 1])
+			c->buf[top++] = c->buf[i];
+	return top;
 }
 
 /* Drop rules weaker than the best rule in a universal state. */
@@ -170,7 +179,7 @@ static bool same_set(const struct sc *c, uint32_t st, const uint32_t *s,
 		     uint32_t len)
 {
 	return c->slen[st] == len &&
-	       !memcmp(c->pool + c->soff[st], s, len * sizeof(*s));
+	       (!len || !memcmp(c->pool + c->soff[st], s, len * sizeof(*s)));
 }
 
 static int grow_states(struct sc *c)
@@ -179,13 +188,12 @@ static int grow_states(struct sc *c)
 	uint32_t cap = c->cap_states ? c->cap_states * 2 : 64;
 	uint32_t *next;
 
-	next = xreallocarray(d->next, (size_t)cap * d->nclasses,
-			     sizeof(*next));
+	next = xreallocarray(d->next, (size_t)cap * d->nclasses, sizeof(*next));
 	if (next)
 		d->next = next;
 	c->soff = next ? xreallocarray(c->soff, cap, sizeof(*c->soff)) : NULL;
-	c->slen = c->soff ? xreallocarray(c->slen, cap, sizeof(*c->slen))
-			  : NULL;
+	c->slen =
+		c->soff ? xreallocarray(c->slen, cap, sizeof(*c->slen)) : NULL;
 	if (!c->slen)
 		return -ENOMEM;
 	c->cap_states = cap;
@@ -219,11 +227,12 @@ static int add_state(struct sc *c, const uint32_t *s, uint32_t len)
 {
 	struct dfa *d = c->d;
 
-	if (d->nstates >= AF_POLICY_DFA_STATES_MAX)
+	if (d->nstates >= AF_POLICY_DFA_STATES_MAX ||
+	    (uint64_t)(d->nstates + 1) * d->nclasses > AF_POLICY_DFA_CELLS_MAX)
 		return policy_errf(c->err, c->errlen, -E2BIG,
 				   "policy too complex: more than %u automaton "
 				   "states; use fewer or simpler patterns",
-				   AF_POLICY_DFA_STATES_MAX);
+				   d->nstates);
 	if (c->pool_len + len > AF_POLICY_DFA_POOL_MAX)
 		return policy_errf(c->err, c->errlen, -E2BIG,
 				   "policy too complex: its automaton tracks "
@@ -242,7 +251,8 @@ static int add_state(struct sc *c, const uint32_t *s, uint32_t len)
 		c->pool = pool;
 		c->pool_cap = cap;
 	}
-	memcpy(c->pool + c->pool_len, s, len * sizeof(*s));
+	if (len)
+		memcpy(c->pool + c->pool_len, s, len * sizeof(*s));
 	c->soff[d->nstates] = c->pool_len;
 	c->slen[d->nstates] = len;
 	c->pool_len += len;
@@ -305,7 +315,8 @@ static void gather(struct sc *c, uint32_t st)
 				continue;
 			}
 			for (uint32_t k = 0; k < c->set_ncls[ed->set]; k++) {
-				c->pairs[2 * c->npairs] = c->set_cls[ed->set][k];
+				c->pairs[2 * c->npairs] =
+					c->set_cls[ed->set][k];
 				c->pairs[2 * c->npairs + 1] = ed->to;
 				c->npairs++;
 			}
@@ -342,8 +353,7 @@ static int target(struct sc *c, uint32_t k, int *common_id)
 static int expand(struct sc *c, uint32_t st)
 {
 	struct dfa *d = c->d;
-	const uint32_t *s = c->pool + c->soff[st];
-	int32_t bd = best(c, s, c->slen[st], true);
+	int32_t bd = best(c, c->pool + c->soff[st], c->slen[st], true);
 	bool hides = bd >= 0 && c->p->rules[bd].r.perm == AF_PERM_NONE;
 	int common_id = -1;
 
@@ -359,8 +369,6 @@ static int expand(struct sc *c, uint32_t st)
 		t = target(c, k, &common_id);
 		if (t < 0)
 			return t;
-		/* intern() may have moved the pool. */
-		s = c->pool + c->soff[st];
 		d->next[(size_t)st * d->nclasses + k] = t;
 	}
 	return 0;
@@ -380,8 +388,10 @@ static int sc_init(struct sc *c)
 	c->common = calloc(edges + 1, sizeof(*c->common));
 	c->pairs = calloc(2 * (edges * c->d->nclasses + 1), sizeof(uint32_t));
 	c->cls_first = calloc(c->d->nclasses + 1, sizeof(*c->cls_first));
-	if (!c->mark || !c->buf || !c->stack || !c->sorted || !c->common || !c->pairs ||
-	    !c->cls_first)
+	c->pool_cap = 4096;
+	c->pool = calloc(c->pool_cap, sizeof(*c->pool));
+	if (!c->mark || !c->buf || !c->stack || !c->sorted || !c->common ||
+	    !c->pairs || !c->cls_first || !c->pool)
 		return -ENOMEM;
 	return set_classes(c);
 }
@@ -442,7 +452,11 @@ int dfa_build(const struct af_policy *p, const struct nfa *n, struct dfa *out,
 	      char *err, size_t errlen)
 {
 	struct sc c = {
-		.p = p, .n = n, .d = out, .err = err, .errlen = errlen,
+		.p = p,
+		.n = n,
+		.d = out,
+		.err = err,
+		.errlen = errlen,
 	};
 	int r;
 

@@ -80,6 +80,12 @@ static int pair_classes(const struct dfa *d, struct pairs *pc)
 	return 0;
 }
 
+/* The walk reaches rows starting at most AF_PM_ROW_MAX into the table. */
+static bool rows_reachable(const struct dfa *d, uint32_t rowb)
+{
+	return (uint64_t)(d->nstates - 1) * rowb <= AF_PM_ROW_MAX;
+}
+
 static void header(const struct dfa *d, uint8_t *blob, uint32_t stride,
 		   size_t size, uint32_t rowb)
 {
@@ -94,63 +100,63 @@ static void header(const struct dfa *d, uint8_t *blob, uint32_t stride,
 	h->start = d->start * rowb;
 }
 
-static uint8_t *emit1(const struct dfa *d, size_t *size)
+/* Stride 1: one entry per byte class. */
+static int emit1(const struct dfa *d, struct af_matcher *m)
 {
 	uint32_t rowb = 4 * (1 + d->nclasses);
-	uint32_t *row_of, *rows;
+	size_t size = AF_PM_TABLE_OFF + (size_t)d->nstates * rowb;
+	uint32_t *byte_col, *rows;
 	uint8_t *blob;
 
-	*size = AF_PM_TABLE_OFF + (size_t)d->nstates * rowb;
-	if (*size > AF_PM_BLOB_MAX)
-		return NULL;
-	blob = calloc(1, *size);
+	if (size > AF_PM_BLOB_MAX || !rows_reachable(d, rowb))
+		return -E2BIG;
+	blob = calloc(1, size);
 	if (!blob)
-		return NULL;
-	header(d, blob, 1, *size, rowb);
-	row_of = (uint32_t *)(blob + AF_PM_ROW_OF_OFF);
+		return -ENOMEM;
+	header(d, blob, 1, size, rowb);
+	byte_col = (uint32_t *)(blob + AF_PM_BYTE_OFF);
 	for (int b = 0; b < 256; b++)
-		row_of[b] = 4 + 4 * d->cls[b];
+		byte_col[b] = 4 + 4 * d->cls[b];
 	rows = (uint32_t *)(blob + AF_PM_TABLE_OFF);
 	for (uint32_t q = 0; q < d->nstates; q++) {
 		uint32_t *row = rows + (size_t)q * (1 + d->nclasses);
 
 		row[0] = d->info[q];
 		for (uint32_t k = 0; k < d->nclasses; k++)
-			row[1 + k] = d->next[(size_t)q * d->nclasses + k] * rowb;
+			row[1 + k] =
+				d->next[(size_t)q * d->nclasses + k] * rowb;
 	}
-	return blob;
+	m->blob = blob;
+	m->size = size;
+	return 0;
 }
 
-static uint8_t *emit2(const struct dfa *d, const struct pairs *pc,
-		      size_t *size)
+/* Stride 2: one entry per pair class. */
+static int emit2(const struct dfa *d, const struct pairs *pc,
+		 struct af_matcher *m)
 {
 	uint32_t w = d->nclasses + 1, rowb = 4 * (1 + pc->n);
-	size_t pair_off = AF_PM_TABLE_OFF + (size_t)d->nstates * rowb;
-	struct af_pm_header *h;
-	uint32_t *row_of, *col_of, *rows;
+	size_t size = AF_PM_TABLE_OFF + (size_t)d->nstates * rowb;
+	uint32_t *rows;
 	uint16_t *pair;
 	uint8_t *blob;
 
-	*size = pair_off + (size_t)d->nclasses * w * 2;
-	if (*size > AF_PM_BLOB_MAX || 4 * (1 + pc->n) > UINT16_MAX)
-		return NULL;
-	blob = calloc(1, *size);
+	if (size > AF_PM_BLOB_MAX || rowb - 4 > AF_PM_COL_MAX ||
+	    !rows_reachable(d, rowb))
+		return -E2BIG;
+	blob = calloc(1, size);
 	if (!blob)
-		return NULL;
-	header(d, blob, 2, *size, rowb);
-	h = (void *)blob;
-	h->pairs = pc->n;
-	h->pair_off = pair_off;
-	h->pad_col = 2 * d->nclasses;
-	row_of = (uint32_t *)(blob + AF_PM_ROW_OF_OFF);
-	col_of = (uint32_t *)(blob + AF_PM_COL_OF_OFF);
-	for (int b = 0; b < 256; b++) {
-		row_of[b] = pair_off + 2 * w * d->cls[b];
-		col_of[b] = 2 * d->cls[b];
+		return -ENOMEM;
+	header(d, blob, 2, size, rowb);
+	((struct af_pm_header *)blob)->pairs = pc->n;
+	/* Two path bytes b0 | b1 << 8; b1 = 0 (no NUL in paths): b0, end. */
+	pair = (uint16_t *)(blob + AF_PM_PAIR_OFF);
+	for (uint32_t v = 0; v < 65536; v++) {
+		uint32_t c0 = d->cls[v & 0xff];
+		uint32_t c1 = v >> 8 ? d->cls[v >> 8] : d->nclasses;
+
+		pair[v] = 4 * (1 + pc->cls[c0 * w + c1]);
 	}
-	pair = (uint16_t *)(blob + pair_off);
-	for (uint32_t i = 0; i < d->nclasses * w; i++)
-		pair[i] = 4 * (1 + pc->cls[i]);
 	rows = (uint32_t *)(blob + AF_PM_TABLE_OFF);
 	for (uint32_t q = 0; q < d->nstates; q++) {
 		uint32_t *row = rows + (size_t)q * (1 + pc->n);
@@ -161,47 +167,46 @@ static uint8_t *emit2(const struct dfa *d, const struct pairs *pc,
 						 pc->rep[j] % w) *
 				     rowb;
 	}
-	return blob;
+	m->blob = blob;
+	m->size = size;
+	return 0;
 }
 
-int dfa_emit(const struct dfa *d, struct af_matcher *m, char *err,
-	     size_t errlen)
+int dfa_emit(const struct dfa *d, unsigned stride, struct af_matcher *m,
+	     char *err, size_t errlen)
 {
 	uint64_t work = (uint64_t)d->nclasses * (d->nclasses + 1) * d->nstates;
 	struct pairs pc = { 0 };
-	size_t need1 = AF_PM_TABLE_OFF +
-		       (size_t)d->nstates * 4 * (1 + d->nclasses);
-	int r = 0;
+	int r = -E2BIG;
 
-	if (work <= PAIR_WORK_MAX && !getenv("AF_PM_STRIDE1")) {
+	if (stride != 1 && work <= PAIR_WORK_MAX) {
 		r = pair_classes(d, &pc);
 		if (r == 0)
-			m->blob = emit2(d, &pc, &m->size);
+			r = emit2(d, &pc, m);
 	}
-	if (r == 0 && !m->blob && need1 <= AF_PM_BLOB_MAX)
-		m->blob = emit1(d, &m->size);
-	if (m->blob) {
-		const struct af_pm_header *h = (const void *)m->blob;
+	if (r == -E2BIG && stride != 2)
+		r = emit1(d, m);
+	if (r == 0) {
+		uint32_t used = ((const struct af_pm_header *)m->blob)->stride;
 
 		m->stats = (struct af_matcher_stats){
 			.states = d->nstates,
 			.classes = d->nclasses,
-			.pair_classes = h->stride == 2 ? pc.n : 0,
-			.stride = h->stride,
+			.pair_classes = used == 2 ? pc.n : 0,
+			.stride = used,
 			.blob_bytes = m->size,
 		};
 	}
 	free(pc.cls);
 	free(pc.rep);
-	if (r < 0 || (!m->blob && need1 <= AF_PM_BLOB_MAX))
-		return policy_errf(err, errlen, -ENOMEM,
+	if (r == -E2BIG)
+		return policy_errf(err, errlen, r,
+				   "policy too large: its matcher (%u states "
+				   "x %u byte classes) does not fit the "
+				   "%u-byte budget",
+				   d->nstates, d->nclasses, AF_PM_BLOB_MAX);
+	if (r < 0)
+		return policy_errf(err, errlen, r,
 				   "out of memory serializing the policy");
-	if (!m->blob)
-		return policy_errf(err, errlen, -E2BIG,
-				   "policy too large: its matcher needs %zu "
-				   "bytes, more than the %u-byte budget (%u "
-				   "states x %u byte classes)",
-				   need1, AF_PM_BLOB_MAX, d->nstates,
-				   d->nclasses);
 	return 0;
 }

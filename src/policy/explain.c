@@ -124,8 +124,7 @@ static int walk(const struct af_policy *p, const struct af_matcher *m,
 	for (size_t r = 0; r < p->n; r++)
 		add(s, s->cur, &s->ncur, s->n->rank_first[r]);
 	for (size_t i = 1; i < len; i++) {
-		if (path[i] == '/' &&
-		    level(m, path, i, true) == AF_PERM_NONE) {
+		if (path[i] == '/' && level(m, path, i, true) == AF_PERM_NONE) {
 			out->perm = out->floor = AF_PERM_NONE;
 			out->rule_index = sim_best(s, true);
 			out->reason = AF_EXPLAIN_HIDDEN;

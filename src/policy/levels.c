@@ -23,13 +23,13 @@
 
 struct lv {
 	struct dfa *d;
-	bool ns[256];	  /* class holds bytes a name can contain */
+	bool ns[256];	   /* class holds bytes a name can contain */
 	uint32_t *rev_off; /* predecessors over non-'/' bytes */
 	uint32_t *rev;
 	uint32_t *rsl_off; /* predecessors over '/' */
 	uint32_t *rsl;
-	uint8_t *lf, *ld;  /* rule levels, 0 = no rule */
-	uint8_t *ef, *ed;  /* effective levels */
+	uint8_t *lf, *ld; /* rule levels, 0 = no rule */
+	uint8_t *ef, *ed; /* effective levels */
 	uint32_t *queue;
 	bool *queued;
 };
@@ -90,23 +90,26 @@ static void push(struct lv *l, uint32_t *tail, uint32_t q)
 	l->queue[(*tail)++ % l->d->nstates] = q;
 }
 
-/* V: is anything below this directory visible? Least fixpoint. */
-static void visible_below(struct lv *l, bool *v)
+/*
+ * V: is anything below this directory visible? Least fixpoint, over a work
+ * list of the states that can end a visible path (W): those whose rules
+ * give a level above none, their predecessors within a component, and
+ * unmatched directories once V holds for them.
+ */
+static int visible_below(struct lv *l, bool *v)
 {
 	struct dfa *d = l->d;
-	bool *w = calloc(d->nstates, 1), *x = calloc(d->nstates, 1);
+	bool *x = calloc(d->nstates, 1); /* a name from here can be W */
 	uint32_t head = 0, tail = 0;
 
-	if (!w || !x)
-		goto out;
+	if (!x)
+		return -ENOMEM;
 	for (uint32_t q = 0; q < d->nstates; q++)
 		if (l->lf[q] > AF_PERM_NONE || l->ld[q] > AF_PERM_NONE)
 			push(l, &tail, q);
 	while (head != tail) {
 		uint32_t p = l->queue[head++ % d->nstates];
 
-		/* p can end a visible path: so can whatever leads to it. */
-		w[p] = true;
 		for (uint32_t i = l->rev_off[p]; i < l->rev_off[p + 1]; i++) {
 			uint32_t s = l->rev[i];
 
@@ -124,9 +127,8 @@ static void visible_below(struct lv *l, bool *v)
 			}
 		}
 	}
-out:
-	free(w);
 	free(x);
+	return 0;
 }
 
 static uint8_t min8(uint8_t a, uint8_t b)
@@ -160,9 +162,8 @@ static int floors(struct lv *l, uint8_t *fd)
 		for (uint32_t k = 0; k < d->nclasses; k++)
 			if (l->ns[k])
 				ny = min8(ny, z[nxt(d, q, k)]);
-		nf = min8(l->ed[q], q == DFA_START
-					    ? ny
-					    : y[nxt(d, q, d->slash_cls)]);
+		nf = min8(l->ed[q],
+			  q == DFA_START ? ny : y[nxt(d, q, d->slash_cls)]);
 		nz = min8(min8(l->ef[q], nf), ny);
 		if (ny == y[q] && nf == fd[q] && nz == z[q])
 			continue;
@@ -218,9 +219,12 @@ static int levels(struct lv *l, const struct af_policy *p)
 	v = calloc(d->nstates, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	visible_below(l, v);
-	effective(l, v);
+	r = visible_below(l, v);
+	if (r == 0)
+		effective(l, v);
 	free(v);
+	if (r < 0)
+		return r;
 	/* Folding changed '/' edges: predecessors again, then floors. */
 	free(l->rev_off);
 	free(l->rev);

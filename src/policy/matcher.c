@@ -9,39 +9,49 @@
 #include "../../bpf/policy_match.h"
 #include "policy_internal.h"
 
+static bool bad_component(const char *c, size_t n)
+{
+	return n == 0 || (n == 1 && c[0] == '.') ||
+	       (n == 2 && c[0] == '.' && c[1] == '.');
+}
+
+/* The path is "/" or "/c1/.../cn": no empty, "." or ".." components. */
 int policy_path_check(const char *path)
 {
-	size_t len, i;
+	const char *c, *end, *slash;
+	size_t len;
 
 	if (!path || path[0] != '/')
 		return -EINVAL;
 	len = strnlen(path, AF_PM_PATH_MAX);
 	if (len >= AF_PM_PATH_MAX)
 		return -EINVAL;
-	for (i = 1; len > 1 && i <= len; i++) {
-		size_t j = i;
-
-		while (j < len && path[j] != '/')
-			j++;
-		if (j == i || (j - i == 1 && path[i] == '.') ||
-		    (j - i == 2 && path[i] == '.' && path[i + 1] == '.'))
+	end = path + len;
+	for (c = path + 1; len > 1 && c <= end; c = slash + 1) {
+		slash = memchr(c, '/', end - c);
+		if (!slash)
+			slash = end;
+		if (bad_component(c, slash - c))
 			return -EINVAL;
-		i = j;
 	}
 	return len;
 }
 
-static int compile(const struct af_policy *p, struct af_matcher *m, char *err,
-		   size_t errlen)
+static int compile(const struct af_policy *p, unsigned stride,
+		   struct af_matcher *m, char *err, size_t errlen)
 {
 	struct nfa nfa;
 	struct dfa dfa;
 	int r;
 
 	r = nfa_build(p, &nfa);
-	if (r < 0)
+	if (r == 0)
+		r = nfa_canonicalize(p, &nfa);
+	if (r < 0) {
+		nfa_release(&nfa);
 		return policy_errf(err, errlen, r,
 				   "out of memory compiling policy");
+	}
 	r = dfa_build(p, &nfa, &dfa, err, errlen);
 	if (r == 0) {
 		dfa.start = DFA_START;
@@ -53,22 +63,26 @@ static int compile(const struct af_policy *p, struct af_matcher *m, char *err,
 				    "out of memory compiling policy");
 	}
 	if (r == 0)
-		r = dfa_emit(&dfa, m, err, errlen);
+		r = dfa_emit(&dfa, stride, m, err, errlen);
 	dfa_release(&dfa);
 	nfa_release(&nfa);
 	return r;
 }
 
-int af_policy_compile(const struct af_policy *p, struct af_matcher **out,
-		      char *err, size_t errlen)
+int af_policy_compile_stride(const struct af_policy *p, unsigned stride,
+			     struct af_matcher **out, char *err, size_t errlen)
 {
-	struct af_matcher *m = calloc(1, sizeof(*m));
+	struct af_matcher *m;
 	int r;
 
 	*out = NULL;
+	if (stride > 2)
+		return policy_errf(err, errlen, -EINVAL, "no stride %u",
+				   stride);
+	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	r = compile(p, m, err, errlen);
+	r = compile(p, stride, m, err, errlen);
 	if (r < 0) {
 		af_matcher_free(m);
 		return r;
@@ -79,6 +93,12 @@ int af_policy_compile(const struct af_policy *p, struct af_matcher **out,
 		  m->stats.blob_bytes);
 	*out = m;
 	return 0;
+}
+
+int af_policy_compile(const struct af_policy *p, struct af_matcher **out,
+		      char *err, size_t errlen)
+{
+	return af_policy_compile_stride(p, 0, out, err, errlen);
 }
 
 void af_matcher_free(struct af_matcher *m)

@@ -130,7 +130,8 @@ static int rebuild(struct dfa *d, const uint32_t *block, uint32_t nb)
 		const uint32_t *row = d->next + (size_t)rep[b] * d->nclasses;
 
 		for (uint32_t k = 0; k < d->nclasses; k++)
-			next[(size_t)b * d->nclasses + k] = order[block[row[k]]];
+			next[(size_t)b * d->nclasses + k] =
+				order[block[row[k]]];
 		info[b] = d->info[rep[b]];
 	}
 	d->start = order[block[d->start]];

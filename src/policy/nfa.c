@@ -274,11 +274,12 @@ static int finish(struct builder *b)
 	n->edges = calloc(b->nedges ? b->nedges : 1, sizeof(*n->edges));
 	if (!n->eoff || !n->edges)
 		return -ENOMEM;
-	qsort(b->edges, b->nedges, sizeof(*b->edges), cmp_edge);
+	if (b->nedges)
+		qsort(b->edges, b->nedges, sizeof(*b->edges), cmp_edge);
 	for (uint32_t i = 0; i < b->nedges; i++) {
 		n->eoff[b->edges[i].from + 1]++;
-		n->edges[i] = (struct nfa_edge){ b->edges[i].set,
-						 b->edges[i].to };
+		n->edges[i] =
+			(struct nfa_edge){ b->edges[i].set, b->edges[i].to };
 	}
 	for (uint32_t s = 0; s < n->nstates; s++)
 		n->eoff[s + 1] += n->eoff[s];
@@ -330,6 +331,7 @@ void nfa_release(struct nfa *n)
 	free(n->edges);
 	free(n->sets);
 	free(n->rank_first);
+	free(n->canon);
 	memset(n, 0, sizeof(*n));
 }
 

@@ -204,7 +204,8 @@ static int parse_glob_comp(struct parser *ps)
 		}
 		ps->i++;
 		if (c == '*') {
-			/* Runs of '*' are one '*' unless they are all of `**`. */
+			/* Runs of '*' are one '*' unless they are all of `**`.
+			 */
 			if (ps->pr->natoms > atom0 &&
 			    ps->pr->atoms[ps->pr->natoms - 1].kind == ATOM_STAR)
 				continue;
@@ -219,7 +220,8 @@ static int parse_glob_comp(struct parser *ps)
 		}
 		if (c == '\\') {
 			if (ps->i >= ps->len)
-				return fail(ps, "pattern ends with a lone '\\'");
+				return fail(ps,
+					    "pattern ends with a lone '\\'");
 			c = ps->s[ps->i++];
 			if (c == '/')
 				return fail(ps, "escaped '/' is not allowed");
@@ -262,8 +264,8 @@ static int glob_normalize(struct parser *ps, bool anchored)
 			return -ENOMEM;
 		memmove(pr->comps + 1, pr->comps,
 			(pr->ncomps - 1) * sizeof(*pr->comps));
-		pr->comps[0] = (struct pat_comp){ .globstar = true,
-						  .atom0 = 0 };
+		pr->comps[0] =
+			(struct pat_comp){ .globstar = true, .atom0 = 0 };
 	}
 	for (uint32_t j = 0; j < pr->ncomps; j++) {
 		if (k && pr->comps[j].globstar && pr->comps[k - 1].globstar)

@@ -102,7 +102,8 @@ static int rule_copy(struct prule *pr, const struct af_rule *in, size_t i,
 	int r;
 
 	if (!in->pattern)
-		return rule_error(err, errlen, i, NULL, 0, "pattern is missing");
+		return rule_error(err, errlen, i, NULL, 0,
+				  "pattern is missing");
 	if ((int)in->type < 0 || in->type > AF_PAT_FILE)
 		return rule_error(err, errlen, i, in->pattern, len,
 				  "unknown pattern type");
@@ -144,8 +145,8 @@ static void rank(struct af_policy *p)
 		p->rules[p->by_rank[r]].rank = r;
 }
 
-int af_policy_new(const struct af_rule *rules, size_t n,
-		  struct af_policy **out, char *err, size_t errlen)
+int af_policy_new(const struct af_rule *rules, size_t n, struct af_policy **out,
+		  char *err, size_t errlen)
 {
 	struct af_policy *p;
 	int r = 0;
@@ -181,8 +182,7 @@ int af_policy_new(const struct af_rule *rules, size_t n,
 
 int af_policy_new_with_presets(const char *const *presets, size_t n_presets,
 			       const struct af_rule *rules, size_t n,
-			       struct af_policy **out, char *err,
-			       size_t errlen)
+			       struct af_policy **out, char *err, size_t errlen)
 {
 	_cleanup_free_ struct af_rule *all = NULL;
 	size_t total = n, k = 0;
@@ -193,8 +193,7 @@ int af_policy_new_with_presets(const char *const *presets, size_t n_presets,
 
 		if (!ps)
 			return policy_errf(err, errlen, -ENOENT,
-					   "unknown preset \"%s\"",
-					   presets[i]);
+					   "unknown preset \"%s\"", presets[i]);
 		total += ps->n_rules;
 	}
 	all = calloc(total ? total : 1, sizeof(*all));

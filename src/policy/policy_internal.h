@@ -16,21 +16,25 @@
 
 #include "agentfense/policy.h"
 
-/* Budget of the compiler, besides AF_PM_BLOB_MAX. */
+/*
+ * Budget of the compiler besides AF_PM_BLOB_MAX, which also bounds its
+ * memory (about 100 MiB at worst) and time.
+ */
 #define AF_POLICY_DFA_STATES_MAX (1u << 16)
-#define AF_POLICY_DFA_POOL_MAX (1u << 26) /* NFA ids held by DFA states */
+#define AF_POLICY_DFA_CELLS_MAX	 (1u << 23) /* states x byte classes */
+#define AF_POLICY_DFA_POOL_MAX	 (1u << 22) /* NFA ids held by DFA states */
 
 enum pat_atom_kind { ATOM_LIT, ATOM_ANY, ATOM_STAR, ATOM_SET };
 
 struct pat_atom {
 	uint8_t kind;
-	uint8_t byte;	  /* ATOM_LIT */
-	uint64_t set[4];  /* ATOM_SET: member bytes, never '/' */
+	uint8_t byte;	 /* ATOM_LIT */
+	uint64_t set[4]; /* ATOM_SET: member bytes, never '/' */
 };
 
 struct pat_comp {
-	bool globstar;	  /* `**`: zero or more whole components */
-	uint32_t atom0;	  /* first atom in prule.atoms */
+	bool globstar;	/* `**`: zero or more whole components */
+	uint32_t atom0; /* first atom in prule.atoms */
 	uint32_t natoms;
 };
 
@@ -44,7 +48,7 @@ struct prule {
 	uint32_t natoms;
 	uint32_t literals; /* specificity: literal bytes */
 	uint32_t wildcards;
-	uint32_t rank;	   /* 0 = loses every tie */
+	uint32_t rank; /* 0 = loses every tie */
 };
 
 struct af_policy {
@@ -85,12 +89,20 @@ struct nfa {
 	uint32_t nsets;
 	uint32_t *rank_first; /* first state of the rule of each rank */
 	uint32_t nrules;
+	/*
+	 * Stand-in for each state: the first state that accepts the same
+	 * continuations in a rule of the same run of consecutive ranks with
+	 * one permission. Swapping one for the other never changes a level.
+	 */
+	uint32_t *canon;
 };
 
 #define NFA_SET_NONSLASH 0
-#define NFA_SET_SLASH 1
+#define NFA_SET_SLASH	 1
 
 int nfa_build(const struct af_policy *p, struct nfa *out);
+/* nfa.canon, by bisimulation (nfa_bisim.c). */
+int nfa_canonicalize(const struct af_policy *p, struct nfa *n);
 void nfa_release(struct nfa *n);
 /* Rank of the rule owning NFA state s. */
 uint32_t nfa_state_rank(const struct nfa *n, const struct af_policy *p,
@@ -102,14 +114,14 @@ struct dfa {
 	uint32_t nclasses;
 	uint8_t cls[256];
 	uint32_t slash_cls;
-	uint32_t start;	   /* DFA_START until minimized */
-	uint32_t *next;	   /* nstates * nclasses */
-	int32_t *best_f;   /* deciding rule as a file, -1 for none */
-	int32_t *best_d;   /* as a directory */
-	uint32_t *info;	   /* AF_PM_INFO(file, dir, floor), after levels */
+	uint32_t start;	 /* DFA_START until minimized */
+	uint32_t *next;	 /* nstates * nclasses */
+	int32_t *best_f; /* deciding rule as a file, -1 for none */
+	int32_t *best_d; /* as a directory */
+	uint32_t *info;	 /* AF_PM_INFO(file, dir, floor), after levels */
 };
 
-#define DFA_DEAD 0u
+#define DFA_DEAD  0u
 #define DFA_START 1u
 
 int dfa_build(const struct af_policy *p, const struct nfa *n, struct dfa *out,
@@ -129,8 +141,9 @@ struct af_matcher {
 	struct af_matcher_stats stats;
 };
 
-int dfa_emit(const struct dfa *d, struct af_matcher *m, char *err,
-	     size_t errlen);
+/* stride 0 picks 2 when it fits, else 1. */
+int dfa_emit(const struct dfa *d, unsigned stride, struct af_matcher *m,
+	     char *err, size_t errlen);
 
 /* explain.c: per-prefix best rules by simulating the NFA. */
 int policy_compiled(const struct af_policy *p, const struct af_matcher **out);

@@ -10,15 +10,15 @@
 
 #include "agentfense/policy.h"
 
-#define RULE(pat, lvl, prio)                                                   \
-	{                                                                      \
-		.pattern = (pat), .type = AF_PAT_GLOB, .perm = (lvl),          \
-		.priority = (prio)                                             \
+#define RULE(pat, lvl, prio)                                          \
+	{                                                             \
+		.pattern = (pat), .type = AF_PAT_GLOB, .perm = (lvl), \
+		.priority = (prio)                                    \
 	}
-#define PRESET(n, d, r)                                                        \
-	{                                                                      \
-		.name = (n), .description = (d), .rules = (r),                 \
-		.n_rules = sizeof(r) / sizeof((r)[0])                          \
+#define PRESET(n, d, r)                                        \
+	{                                                      \
+		.name = (n), .description = (d), .rules = (r), \
+		.n_rules = sizeof(r) / sizeof((r)[0])          \
 	}
 
 static const struct af_rule view_only[] = {

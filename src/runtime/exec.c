@@ -172,13 +172,14 @@ int rt_exec(struct rt_sandbox *sb, const struct rt_exec_req *req,
 				      .n_env = req->n_env,
 				      .workdir = req->workdir };
 	struct exec_state s = { .req = req, .res = res };
-	uint64_t start = af_now_mono_ns();
+	uint64_t start = af_now_mono_ns(), oom_before;
 	int r;
 
 	memset(res, 0, sizeof(*res));
 	proc_init(&s.p);
 	if (!rt_sandbox_alive(sb))
 		return -ENOTCONN;
+	oom_before = cg_sandbox_oom_kills(sb->cg);
 	s.buf = malloc(READ_CHUNK);
 	if (!s.buf)
 		return -ENOMEM;
@@ -197,6 +198,7 @@ int rt_exec(struct rt_sandbox *sb, const struct rt_exec_req *req,
 	if (s.p.lost) {
 		snprintf(res->message, sizeof(res->message),
 			 "the sandbox stopped while the command was running");
+		rt_explain_lost(sb, oom_before, res);
 		return -ENOTCONN;
 	}
 	if (s.p.spawn_failed) {
@@ -204,6 +206,7 @@ int rt_exec(struct rt_sandbox *sb, const struct rt_exec_req *req,
 		return -EINVAL;
 	}
 	res->exit_code = proc_exit_code(s.p.wstatus);
+	rt_explain_oom(sb, oom_before, res);
 	return 0;
 }
 

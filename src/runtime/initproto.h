@@ -3,7 +3,8 @@
  * Messages between the daemon (src/runtime) and agentfense-init, over
  * SOCK_SEQPACKET sockets: one message per datagram, fds as SCM_RIGHTS.
  *
- *  control socket (one per sandbox; init's fd 3, the sandbox cgroup fd 4):
+ *  control socket (one per sandbox; init's fd 3, the sandbox cgroup fd 4,
+ *  and on hybrid hosts the sandbox's v1 cgroups as fds 5.. for init to join):
  *    daemon -> init   INIT_CONFIG first: sandbox dir, snapshot, hostname,
  *                     overlay options, /tmp size (NUL-separated), so no
  *                     host path shows in the sandbox's /proc/1/cmdline
@@ -35,7 +36,10 @@ enum init_msg_type {
 
 #define INIT_CTL_FD 3
 #define INIT_CGROUP_FD 4
-#define INIT_CONFIG_FIELDS 5
+/* Open fds in this range are v1 cgroup directories; the rest are closed. */
+#define INIT_CGROUP_V1_FD 5
+#define INIT_CGROUP_V1_MAX 3
+#define INIT_CONFIG_FIELDS 6
 
 /*
  * INIT_EXEC fds: these five, then up to INIT_EXEC_MAX_EXTRA more that the
@@ -57,6 +61,7 @@ struct init_msg {
 	uint32_t n_env;  /* INIT_EXEC: count of env strings */
 	/*
 	 * INIT_CONFIG payload: dir\0 snapshot\0 hostname\0 overlay\0 tmpsize\0
+	 *   delta image (relative to dir; empty: an uncapped delta)\0
 	 * INIT_EXEC payload: workdir\0 argv[0]\0 ... env[0]\0 ...
 	 * INIT_FAILED / INIT_SPAWN_FAILED: a NUL-terminated reason.
 	 */

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "agentfense/cgroup.h"
+#include "agentfense/enforce.h"
 #include "agentfense/fs.h"
 #include "agentfense/runtime.h"
 
@@ -15,7 +16,9 @@ struct rt_ctx {
 	char *state_dir;
 	char *init_path;
 	uint64_t tmp_size;
+	char *delta_template; /* image capped deltas start from; NULL: none */
 	struct cg_ctx *cg;
+	struct enf_ctx *enf; /* borrowed from the daemon */
 };
 
 struct rt_sandbox {
@@ -28,8 +31,22 @@ struct rt_sandbox {
 	int ctl_fd;
 	pthread_mutex_t ctl_lock; /* one INIT_EXEC datagram at a time */
 	atomic_uint_fast64_t next_exec;
+	struct enf_plan plan;      /* what init applies (Landlock) */
+	bool enforced;             /* rules installed for this sandbox */
+	uint64_t workspace_dev;    /* st_dev of the sandbox's /workspace */
+	uint64_t memory_limit;    /* bytes, 0: none (for OOM messages) */
 	bool stopped;
 };
+
+/*
+ * A command that ended by SIGKILL while the sandbox's OOM-kill counter
+ * went up past oom_before was killed by the memory limit: say so.
+ */
+void rt_explain_oom(struct rt_sandbox *sb, uint64_t oom_before,
+		    struct rt_exec_res *res);
+/* The same when the command was lost because the sandbox died. */
+void rt_explain_lost(struct rt_sandbox *sb, uint64_t oom_before,
+		     struct rt_exec_res *res);
 
 /* A process started by init: a command, or a session's shell. */
 #define PROC_KILL_WAIT_MS 5000

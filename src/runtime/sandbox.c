@@ -16,6 +16,7 @@
 
 #include "agentfense/cleanup.h"
 #include "agentfense/log.h"
+#include "agentfense/policy.h"
 #include "agentfense/util.h"
 #include "initproto.h"
 #include "runtime_internal.h"
@@ -40,8 +41,14 @@ int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out)
 		free(rt->init_path);
 		return -ENOMEM;
 	}
-	r = cg_ctx_new(&rt->cg);
+	r = cfg->max_delta_bytes
+		    ? fs_delta_template(cfg->state_dir, cfg->max_delta_bytes,
+					&rt->delta_template)
+		    : 0;
+	if (r == 0)
+		r = cg_ctx_new(NULL, &rt->cg);
 	if (r < 0) {
+		free(rt->delta_template);
 		free(rt->state_dir);
 		free(rt->init_path);
 		return r;
@@ -55,9 +62,15 @@ void rt_ctx_free(struct rt_ctx *rt)
 	if (!rt)
 		return;
 	cg_ctx_free(rt->cg);
+	free(rt->delta_template);
 	free(rt->state_dir);
 	free(rt->init_path);
 	free(rt);
+}
+
+void rt_set_enforcer(struct rt_ctx *rt, struct enf_ctx *enf)
+{
+	rt->enf = enf;
 }
 
 const char *rt_cgroup_layout(const struct rt_ctx *rt)
@@ -76,10 +89,18 @@ int rt_reconcile(struct rt_ctx *rt)
 	return cg_reap_stale(rt->cg, NULL, NULL);
 }
 
+int rt_check_limits(const struct rt_ctx *rt, const struct cg_limits *l,
+		    char *err, size_t errlen)
+{
+	return cg_check_limits(rt->cg, l, err, errlen);
+}
+
 struct init_launch {
 	const char *path;
 	char *const *argv;
 	int ctl_fd, cg_fd;
+	int v1_fd[INIT_CGROUP_V1_MAX];
+	size_t n_v1;
 	int err; /* errno of a failed execve, written by the child */
 };
 
@@ -96,17 +117,52 @@ static int init_child(void *arg)
 	int ctl = fcntl(l->ctl_fd, F_DUPFD, 16);
 	int cg = fcntl(l->cg_fd, F_DUPFD, 16);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int v1[INIT_CGROUP_V1_MAX];
 
 	/* Lifted first so that the dup2s below cannot clobber each other. */
+	for (size_t i = 0; i < l->n_v1; i++)
+		if ((v1[i] = fcntl(l->v1_fd[i], F_DUPFD, 16)) < 0)
+			null = -1;
 	if (ctl < 0 || cg < 0 || null < 0 || dup2(null, 0) < 0 ||
 	    dup2(null, 1) < 0 || dup2(ctl, INIT_CTL_FD) < 0 ||
 	    dup2(cg, INIT_CGROUP_FD) < 0) {
-		l->err = errno;
+		l->err = errno ? errno : EBADF;
 		_exit(127);
+	}
+	/* Init takes every open fd of the v1 range for a cgroup to join. */
+	for (int i = 0; i < INIT_CGROUP_V1_MAX; i++) {
+		if ((size_t)i >= l->n_v1)
+			close(INIT_CGROUP_V1_FD + i);
+		else if (dup2(v1[i], INIT_CGROUP_V1_FD + i) < 0)
+			_exit(127);
 	}
 	execve(l->path, l->argv, envp);
 	l->err = errno;
 	_exit(127);
+}
+
+/* INIT_CONFIG and the Landlock plan's memfd, if there is one. */
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (fd >= 0) {
+		memset(u.b, 0, sizeof(u.b));
+		mh.msg_control = u.b;
+		mh.msg_controllen = sizeof(u.b);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 /* INIT_CONFIG: everything init needs, kept out of its command line. */
@@ -127,6 +183,7 @@ static int send_config(struct rt_sandbox *sb)
 	f[2] = "sandbox";
 	f[3] = overlay;
 	f[4] = tmp;
+	f[5] = sb->view.delta_image ? FS_DELTA_IMAGE : "";
 	memset(m, 0, sizeof(*m));
 	m->type = INIT_CONFIG;
 	for (int i = 0; i < INIT_CONFIG_FIELDS; i++) {
@@ -137,9 +194,8 @@ static int send_config(struct rt_sandbox *sb)
 		memcpy(p, f[i], n);
 		p += n;
 	}
-	if (send(sb->ctl_fd, buf, (size_t)(p - buf), MSG_NOSIGNAL) < 0)
-		return -errno;
-	return 0;
+	return send_with_fd(sb->ctl_fd, buf, (size_t)(p - buf),
+			    sb->plan.landlock_fd);
 }
 
 static int launch_init(struct rt_sandbox *sb, int ctl_child, char *err,
@@ -151,9 +207,14 @@ static int launch_init(struct rt_sandbox *sb, int ctl_child, char *err,
 	static char *const argv[] = { "agentfense-init", NULL };
 	const size_t stack_len = 64 * 1024;
 	_cleanup_free_ char *stack = NULL;
-	struct init_launch l = { sb->rt->init_path, argv, ctl_child,
-				 cg_sandbox_dirfd(sb->cg), 0 };
+	struct init_launch l = { .path = sb->rt->init_path,
+				 .argv = argv,
+				 .ctl_fd = ctl_child,
+				 .cg_fd = cg_sandbox_dirfd(sb->cg) };
 	int pidfd = -1, r;
+
+	_Static_assert(INIT_CGROUP_V1_MAX >= CG_V1_MAX, "v1 fd range");
+	l.n_v1 = cg_sandbox_v1_dirfds(sb->cg, l.v1_fd);
 
 	stack = malloc(stack_len);
 	if (!stack)
@@ -195,8 +256,11 @@ static int await_ready(struct rt_sandbox *sb, char *err, size_t errlen)
 		return -ETIMEDOUT;
 	}
 	n = recv(sb->ctl_fd, buf, sizeof(buf) - 1, 0);
-	if (n >= (ssize_t)sizeof(*m) && m->type == INIT_READY)
+	if (n >= (ssize_t)sizeof(*m) && m->type == INIT_READY) {
+		/* READY carries the workspace overlay's device number. */
+		sb->workspace_dev = (uint32_t)m->value;
 		return 0;
+	}
 	if (n >= (ssize_t)sizeof(*m) && m->type == INIT_FAILED) {
 		buf[n] = '\0';
 		snprintf(err, errlen, "sandbox setup failed: %s", m->data);
@@ -215,6 +279,7 @@ static void sandbox_release(struct rt_sandbox *sb)
 		close(sb->init_pidfd);
 	cg_sandbox_free(sb->cg);
 	fs_view_clear(&sb->view);
+	enf_plan_clear(&sb->plan);
 	pthread_mutex_destroy(&sb->ctl_lock);
 	free(sb->id);
 	free(sb);
@@ -235,6 +300,31 @@ static int sockpair(int sv[2])
 	return 0;
 }
 
+/*
+ * A policy that grants write everywhere needs no enforcer; anything else
+ * does, and without one the sandbox does not start (fail closed).
+ */
+static int prepare_enforcer(struct rt_sandbox *sb,
+			    const struct rt_start_opts *o, char *err,
+			    size_t errlen)
+{
+	struct rt_ctx *rt = sb->rt;
+
+	sb->plan.landlock_fd = -1;
+	if (!o->matcher || af_matcher_floor(o->matcher, "/") == AF_PERM_WRITE)
+		return 0;
+	if (enf_kind(rt->enf) == ENF_NONE) {
+		snprintf(err, errlen, "its rules need an enforcer and none is "
+				      "available on this host (%s)",
+			 enf_reason(rt->enf));
+		return -ENOTSUP;
+	}
+	sb->enforced = true;
+	return enf_sandbox_prepare(rt->enf, o->matcher, sb->view.snapshot,
+				   cg_sandbox_id(sb->cg), &sb->plan, err,
+				   errlen);
+}
+
 int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 		     struct rt_sandbox **out, char *err, size_t errlen)
 {
@@ -252,16 +342,25 @@ int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = fs_view_prepare(rt->state_dir, o->id, o->snapshot_dir, &sb->view);
+	r = fs_view_prepare(rt->state_dir, o->id, o->snapshot_dir, o->matcher,
+			    &sb->view);
+	if (r == 0 && rt->delta_template)
+		r = fs_delta_attach(&sb->view, rt->delta_template);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot prepare sandbox filesystem");
 		goto fail;
 	}
-	r = cg_sandbox_create(rt->cg, o->id, &sb->cg);
+	r = cg_sandbox_create(rt->cg, o->id, &o->limits, &sb->cg);
 	if (r < 0) {
-		snprintf(err, errlen, "cannot create sandbox cgroup");
+		snprintf(err, errlen, "cannot create the sandbox's cgroups%s",
+			 r == -EOPNOTSUPP ? ": a limit has no controller" : "");
 		goto fail;
 	}
+	sb->memory_limit = o->limits.memory_bytes;
+	/* Rules in place before the sandbox's first process exists. */
+	r = prepare_enforcer(sb, o, err, errlen);
+	if (r < 0)
+		goto fail;
 	r = sockpair(sv);
 	if (r < 0)
 		goto fail;
@@ -271,10 +370,16 @@ int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 	if (r < 0)
 		goto fail;
 	r = await_ready(sb, err, errlen);
+	if (r == 0 && sb->enforced)
+		r = enf_sandbox_set_workspace(rt->enf, cg_sandbox_id(sb->cg),
+					      sb->workspace_dev);
 	if (r < 0)
 		goto fail;
-	log_info("sandbox %s started (init pid %d, cgroup id %llu)", o->id,
-		 sb->init_pid, (unsigned long long)cg_sandbox_id(sb->cg));
+	log_info("sandbox %s started (init pid %d, cgroup id %llu, %s, "
+		 "%zu hidden)",
+		 o->id, sb->init_pid, (unsigned long long)cg_sandbox_id(sb->cg),
+		 sb->enforced ? enf_name(rt->enf) : "unrestricted",
+		 sb->view.hidden);
 	*out = sb;
 	return 0;
 fail:
@@ -299,6 +404,8 @@ int rt_sandbox_stop(struct rt_sandbox *sb)
 	pthread_mutex_unlock(&sb->ctl_lock);
 	if (sb->cg)
 		r = cg_sandbox_destroy(sb->cg, STOP_TIMEOUT_MS);
+	if (sb->enforced)
+		enf_sandbox_release(sb->rt->enf, cg_sandbox_id(sb->cg));
 	if (sb->init_pidfd >= 0) {
 		siginfo_t si;
 
@@ -319,6 +426,11 @@ void rt_sandbox_free(struct rt_sandbox *sb)
 int rt_sandbox_remove(struct rt_ctx *rt, const char *id)
 {
 	return fs_view_remove(rt->state_dir, id);
+}
+
+bool rt_sandbox_enforced(const struct rt_sandbox *sb)
+{
+	return sb->enforced;
 }
 
 uint64_t rt_sandbox_cgroup_id(const struct rt_sandbox *sb)

@@ -407,7 +407,7 @@ int rt_session_exec(struct rt_session *s, const struct rt_exec_req *req,
 {
 	struct sess_run x = { .s = s, .req = req, .res = res };
 	_cleanup_free_ pid_t *before = calloc(MAX_PIDS, sizeof(*before));
-	uint64_t start = af_now_mono_ns();
+	uint64_t start = af_now_mono_ns(), oom_before;
 	size_t n_before;
 
 	memset(res, 0, sizeof(*res));
@@ -426,10 +426,15 @@ int rt_session_exec(struct rt_session *s, const struct rt_exec_req *req,
 		return -ENOMEM;
 	}
 	n_before = read_pids(s, before, MAX_PIDS);
+	oom_before = cg_sandbox_oom_kills(s->sb->cg);
 	run(&x, before, n_before);
 	free(x.cmd);
 	res->exit_code = x.code;
 	res->duration_ns = af_now_mono_ns() - start;
+	rt_explain_oom(s->sb, oom_before, res);
+	if (s->closed && res->oom_killed)
+		snprintf(s->reason, sizeof(s->reason),
+			 "the shell was killed at the sandbox's memory limit");
 	if (s->closed && !res->message[0])
 		snprintf(res->message, sizeof(res->message), "%s", s->reason);
 	pthread_mutex_unlock(&s->lock);
@@ -437,6 +442,7 @@ int rt_session_exec(struct rt_session *s, const struct rt_exec_req *req,
 	if (s->closed && !rt_sandbox_alive(s->sb)) {
 		snprintf(res->message, sizeof(res->message),
 			 "the sandbox stopped while the command was running");
+		rt_explain_lost(s->sb, oom_before, res);
 		return -ENOTCONN;
 	}
 	return 0;

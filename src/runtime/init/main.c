@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,12 +49,33 @@ static int send_msg(int fd, uint32_t type, int32_t value, const char *text)
 	return send(fd, buf, len, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
+/* The Landlock plan memfd travelling with INIT_CONFIG, or -1. */
+static int config_fd(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+			return fd;
+		}
+	return -1;
+}
+
 /* The first message on the control socket says what to build. */
 static int read_config(struct init_opts *o, char *buf, size_t size)
 {
 	struct init_msg *m = (struct init_msg *)buf;
 	const char *f[INIT_CONFIG_FIELDS];
-	ssize_t n = recv(INIT_CTL_FD, buf, size - 1, 0);
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, size - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+	ssize_t n = recvmsg(INIT_CTL_FD, &mh, MSG_CMSG_CLOEXEC);
 	char *p, *end;
 
 	if (n < (ssize_t)sizeof(*m) || m->type != INIT_CONFIG)
@@ -71,23 +95,60 @@ static int read_config(struct init_opts *o, char *buf, size_t size)
 				 .snapshot = f[1],
 				 .hostname = f[2],
 				 .overlay = f[3],
-				 .tmp_size = strtoull(f[4], NULL, 10) };
+				 .tmp_size = strtoull(f[4], NULL, 10),
+				 .delta_image = f[5] };
+	o->landlock_fd = config_fd(&mh);
 	return 0;
 }
 
-/* Join the sandbox cgroup, then root a new cgroup namespace there. */
-static int enter_cgroup(int cgfd, char *err, size_t len)
+static int join_cgroup(int cgfd)
 {
 	int fd = openat(cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	int r = fd >= 0 && write(fd, "0", 1) == 1 ? 0 : -1;
 
-	if (fd < 0 || write(fd, "0", 1) != 1) {
+	if (fd >= 0)
+		close(fd);
+	close(cgfd);
+	return r;
+}
+
+/*
+ * The v1 cgroup dirs the daemon passed, found before any other fd is
+ * received: a later fd may take a free number in the same range.
+ */
+static unsigned v1_cgroups_passed(void)
+{
+	unsigned mask = 0;
+
+	for (int i = 0; i < INIT_CGROUP_V1_MAX; i++) {
+		struct statfs sf;
+
+		if (fstatfs(INIT_CGROUP_V1_FD + i, &sf) == 0 &&
+		    sf.f_type == CGROUP_SUPER_MAGIC)
+			mask |= 1u << i;
+	}
+	return mask;
+}
+
+/*
+ * Join the sandbox cgroup, and the v1 ones that carry its limits on a
+ * hybrid host, then root a new cgroup namespace there: every command
+ * inherits the v1 memberships from us.
+ */
+static int enter_cgroup(const struct init_opts *o, char *err, size_t len)
+{
+	if (join_cgroup(o->cgroup_fd) < 0) {
 		snprintf(err, len, "join sandbox cgroup: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	close(fd);
-	close(cgfd);
+	for (int i = 0; i < INIT_CGROUP_V1_MAX; i++) {
+		if ((o->v1_cgroups & (1u << i)) &&
+		    join_cgroup(INIT_CGROUP_V1_FD + i) < 0) {
+			snprintf(err, len, "join sandbox v1 cgroup: %s",
+				 strerror(errno));
+			return -1;
+		}
+	}
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		snprintf(err, len, "cgroup namespace: %s", strerror(errno));
 		return -1;
@@ -95,12 +156,13 @@ static int enter_cgroup(int cgfd, char *err, size_t len)
 	return 0;
 }
 
-static int setup(const struct init_opts *o, char *err, size_t len)
+static int setup(const struct init_opts *o, int *ruleset, char *err,
+		 size_t len)
 {
 	/* Commands run under this filter; without it none may run at all. */
 	if (af_seccomp_prepare(EPERM, err, len) < 0)
 		return -1;
-	if (enter_cgroup(o->cgroup_fd, err, len) < 0)
+	if (enter_cgroup(o, err, len) < 0)
 		return -1;
 	if (rootfs_setup(o, err, len) < 0)
 		return -1;
@@ -117,10 +179,18 @@ static int setup(const struct init_opts *o, char *err, size_t len)
 		snprintf(err, len, "dumpable: %s", strerror(errno));
 		return -1;
 	}
+	/* Before dropping privileges: every planned path must be opened. */
+	*ruleset = -1;
+	if (o->landlock_fd >= 0) {
+		*ruleset = landlock_build(o->landlock_fd, err, len);
+		close(o->landlock_fd);
+		if (*ruleset < 0)
+			return -1;
+	}
 	return drop_privileges(err, len);
 }
 
-static int serve(int ctl)
+static int serve(int ctl, int ruleset)
 {
 	sigset_t set;
 	int sfd;
@@ -134,6 +204,7 @@ static int serve(int ctl)
 		return -errno;
 	if (spawner_init(&sp, ctl) < 0)
 		return -ENOMEM;
+	sp.landlock_fd = ruleset;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = ctl, .events = POLLIN },
 				       { .fd = sfd, .events = POLLIN } };
@@ -163,24 +234,32 @@ int main(void)
 {
 	static char config[sizeof(struct init_msg) + 3 * 4096 + 128];
 	struct init_opts o;
+	struct stat ws;
+	int ruleset;
 	char err[1024] = "";
+	unsigned v1_cgroups;
 
 	/* Whatever the daemon had open beyond our two fds stays outside. */
-	syscall(SYS_close_range, INIT_CGROUP_FD + 1, ~0U, 0);
+	syscall(SYS_close_range, INIT_CGROUP_V1_FD + INIT_CGROUP_V1_MAX, ~0U,
+		0);
+	v1_cgroups = v1_cgroups_passed();
 	if (read_config(&o, config, sizeof(config)) < 0) {
 		fprintf(stderr, "agentfense-init: no configuration (it is "
 				"started by agentfensed, not by hand)\n");
 		return 2;
 	}
+	o.v1_cgroups = v1_cgroups;
 	if (getpid() != 1) {
 		send_msg(o.ctl_fd, INIT_FAILED, EINVAL, "not pid 1");
 		return 2;
 	}
-	if (setup(&o, err, sizeof(err)) < 0) {
+	if (setup(&o, &ruleset, err, sizeof(err)) < 0) {
 		send_msg(o.ctl_fd, INIT_FAILED, errno, err);
 		return 1;
 	}
-	if (send_msg(o.ctl_fd, INIT_READY, 0, NULL) < 0)
+	/* The workspace's device: bpf-lsm scopes its checks to it. */
+	if (stat("/workspace", &ws) < 0 ||
+	    send_msg(o.ctl_fd, INIT_READY, (int32_t)ws.st_dev, NULL) < 0)
 		return 1;
-	return serve(o.ctl_fd) < 0 ? 1 : 0;
+	return serve(o.ctl_fd, ruleset) < 0 ? 1 : 0;
 }

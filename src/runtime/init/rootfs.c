@@ -275,6 +275,8 @@ static int mount_workspace(const struct init_opts *o, const char *root,
 
 	if (chdir(o->dir) < 0)
 		return fail(err, len, "chdir %s", o->dir);
+	if (o->delta_image[0] && delta_mount(o->delta_image, err, len) < 0)
+		return -1;
 	if (mount(o->snapshot, "lower", NULL, MS_BIND | MS_REC, NULL) < 0 ||
 	    make_ro_recursive("lower") < 0)
 		return fail(err, len, "bind snapshot %s", o->snapshot);

@@ -15,7 +15,6 @@
 #include "seccomp.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -37,25 +36,61 @@ static struct sock_fprog prepared;
 /* Refused whatever their arguments; the reasons are in the document. */
 static const char *const denied[] = {
 	/* The filesystem view is built by init and fixed. */
-	"mount", "umount2", "pivot_root", "move_mount", "open_tree",
-	"open_tree_attr", "fsopen", "fsconfig", "fsmount", "fspick",
-	"mount_setattr", "chroot", "setns",
+	"mount",
+	"umount2",
+	"pivot_root",
+	"move_mount",
+	"open_tree",
+	"open_tree_attr",
+	"fsopen",
+	"fsconfig",
+	"fsmount",
+	"fspick",
+	"mount_setattr",
+	"chroot",
+	"setns",
 	/* Kernel attack surface reachable without any privilege. */
-	"bpf", "perf_event_open", "io_uring_setup", "io_uring_enter",
-	"io_uring_register", "userfaultfd", "keyctl", "add_key",
+	"bpf",
+	"perf_event_open",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"userfaultfd",
+	"keyctl",
+	"add_key",
 	"request_key",
 	/* Reading or steering other processes. */
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+	"ptrace",
+	"process_vm_readv",
+	"process_vm_writev",
+	"kcmp",
 	"pidfd_getfd",
 	/* File handles skip the path walk our permissions are checked on. */
-	"open_by_handle_at", "name_to_handle_at",
+	"open_by_handle_at",
+	"name_to_handle_at",
 	/* Machine-wide state: kernel code, power, swap, clock, logs, ports. */
-	"kexec_load", "kexec_file_load", "init_module", "finit_module",
-	"delete_module", "reboot", "swapon", "swapoff", "acct", "syslog",
-	"quotactl", "quotactl_fd", "vhangup", "iopl", "ioperm",
-	"settimeofday", "clock_settime", "adjtimex", "clock_adjtime",
+	"kexec_load",
+	"kexec_file_load",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"reboot",
+	"swapon",
+	"swapoff",
+	"acct",
+	"syslog",
+	"quotactl",
+	"quotactl_fd",
+	"vhangup",
+	"iopl",
+	"ioperm",
+	"settimeofday",
+	"clock_settime",
+	"adjtimex",
+	"clock_adjtime",
 	/* Removed from recent kernels; still refused on older ones. */
-	"lookup_dcookie", "nfsservctl",
+	"lookup_dcookie",
+	"nfsservctl",
 };
 
 /*
@@ -72,37 +107,31 @@ static const struct {
 };
 
 /*
- * clone() and unshare() may not create namespaces. clone() takes its exit
- * signal in the low byte, where CLONE_NEWTIME (0x80) would be a signal
- * number above 64 that the kernel rejects anyway; one list serves both.
+ * clone() and unshare() may not create namespaces. In clone()'s flags the
+ * bit of CLONE_NEWTIME (0x80) belongs to the exit signal, which no real
+ * signal (at most 64) sets: one list serves both calls.
  */
 static const uint64_t ns_flags[] = {
-	CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS,  CLONE_NEWIPC,
-	CLONE_NEWUSER, CLONE_NEWPID,   CLONE_NEWNET, CLONE_NEWTIME,
+	CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+	CLONE_NEWUSER, CLONE_NEWPID,	CLONE_NEWNET, CLONE_NEWTIME,
 };
 
 /* Terminal ioctls that type into, or drive, a terminal others read. */
 static const uint64_t tty_requests[] = { TIOCSTI, TIOCLINUX };
 
 /* Also reported by af_seccomp_rule_name(): refused for some arguments. */
-static const char *const arg_rules[] = { "clone", "unshare", "clone3",
-					 "ioctl", "personality" };
+static const char *const arg_rules[] = { "clone", "unshare", "clone3", "ioctl",
+					 "personality" };
 
-static int fail(char *err, size_t len, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Put "what: why" in err, set errno, and return r (a negative errno). */
-static int fail(char *err, size_t len, int r, const char *fmt, ...)
+/*
+ * Put "seccomp: what[ name]: why" in err, set errno, and return r (a
+ * negative errno).
+ */
+static int fail(char *err, size_t len, int r, const char *what,
+		const char *name)
 {
-	va_list ap;
-	size_t n;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	n = strlen(err);
-	if (n < len)
-		snprintf(err + n, len - n, ": %s", strerror(-r));
+	snprintf(err, len, "seccomp: %s%s%s: %s", what, name ? " " : "",
+		 name ? name : "", strerror(-r));
 	errno = -r;
 	return r;
 }
@@ -118,8 +147,7 @@ static int resolve(const char *name)
 	return nr;
 }
 
-static int add_denied(scmp_filter_ctx ctx, uint32_t act, char *err,
-		      size_t len)
+static int add_denied(scmp_filter_ctx ctx, uint32_t act, char *err, size_t len)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
 		int nr = resolve(denied[i]);
@@ -127,13 +155,11 @@ static int add_denied(scmp_filter_ctx ctx, uint32_t act, char *err,
 
 		/* A name we cannot place would be a hole: fail closed. */
 		if (nr == __NR_SCMP_ERROR)
-			return fail(err, len, -ENOSYS,
-				    "seccomp: unknown system call %s",
+			return fail(err, len, -ENOSYS, "unknown system call",
 				    denied[i]);
 		r = seccomp_rule_add(ctx, act, nr, 0);
 		if (r < 0)
-			return fail(err, len, r, "seccomp: rule for %s",
-				    denied[i]);
+			return fail(err, len, r, "rule for", denied[i]);
 	}
 	return 0;
 }
@@ -144,9 +170,9 @@ static int add_ns_rules(scmp_filter_ctx ctx, uint32_t act, const char *name)
 	int nr = seccomp_syscall_resolve_name(name);
 
 	for (size_t i = 0; i < ARRAY_SIZE(ns_flags); i++) {
-		int r = seccomp_rule_add(
-			ctx, act, nr, 1,
-			SCMP_A0_64(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
+		int r = seccomp_rule_add(ctx, act, nr, 1,
+					 SCMP_A0_64(SCMP_CMP_MASKED_EQ,
+						    ns_flags[i], ns_flags[i]));
 
 		if (r < 0)
 			return r;
@@ -199,30 +225,39 @@ static int build(scmp_filter_ctx ctx, int deny_errno, char *err, size_t len)
 	uint32_t act = SCMP_ACT_ERRNO((uint32_t)deny_errno);
 	int r;
 
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	/*
+	 * libseccomp probes the kernel with seccomp(2) for the actions it may
+	 * use, and the probe fails where that call is filtered or emulated
+	 * (valgrind). We need Linux 5.7+ anyway (CLONE_INTO_CGROUP), which
+	 * has all of API level 3 (SCMP_ACT_KILL_PROCESS).
+	 */
+	if (seccomp_api_get() < 3 && (r = seccomp_api_set(3)) < 0)
+		return fail(err, len, r, "libseccomp API level", NULL);
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+			     SCMP_ACT_KILL_PROCESS);
 	if (r < 0)
-		return fail(err, len, r, "seccomp: bad-arch action");
+		return fail(err, len, r, "bad-arch action", NULL);
 	/* A binary tree keeps the cost of allowed calls low. */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (r < 0)
-		return fail(err, len, r, "seccomp: optimize");
+		return fail(err, len, r, "optimize", NULL);
 	r = add_denied(ctx, act, err, len);
 	if (r < 0)
 		return r;
 	if ((r = add_ns_rules(ctx, act, "clone")) < 0 ||
 	    (r = add_ns_rules(ctx, act, "unshare")) < 0)
-		return fail(err, len, r, "seccomp: namespace rules");
+		return fail(err, len, r, "namespace rules", NULL);
 	/*
 	 * clone3 passes its flags in memory, which a filter cannot read.
 	 * ENOSYS makes glibc (2.34+) fall back to clone(), checked above.
 	 */
 	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	if (r < 0)
-		return fail(err, len, r, "seccomp: rule for clone3");
+		return fail(err, len, r, "rule for clone3", NULL);
 	if ((r = add_tty_rules(ctx, act)) < 0)
-		return fail(err, len, r, "seccomp: ioctl rules");
+		return fail(err, len, r, "ioctl rules", NULL);
 	if ((r = add_personality_rules(ctx, act)) < 0)
-		return fail(err, len, r, "seccomp: personality rules");
+		return fail(err, len, r, "personality rules", NULL);
 	return 0;
 }
 
@@ -236,20 +271,20 @@ static int export_prog(scmp_filter_ctx ctx, struct sock_fprog *prog, char *err,
 	int r;
 
 	if (fd < 0)
-		return fail(err, len, -errno, "seccomp: memfd");
+		return fail(err, len, -errno, "memfd", NULL);
 	r = seccomp_export_bpf(ctx, fd);
 	if (r < 0)
-		return fail(err, len, r, "seccomp: export");
+		return fail(err, len, r, "export", NULL);
 	if (fstat(fd, &st) < 0)
-		return fail(err, len, -errno, "seccomp: export size");
+		return fail(err, len, -errno, "export size", NULL);
 	if (st.st_size <= 0 || st.st_size % sizeof(*insns) ||
 	    st.st_size / sizeof(*insns) > BPF_MAXINSNS)
-		return fail(err, len, -E2BIG, "seccomp: exported program");
+		return fail(err, len, -E2BIG, "exported program", NULL);
 	insns = malloc((size_t)st.st_size);
 	if (!insns)
-		return fail(err, len, -ENOMEM, "seccomp: export");
+		return fail(err, len, -ENOMEM, "export", NULL);
 	if (pread(fd, insns, (size_t)st.st_size, 0) != st.st_size)
-		return fail(err, len, -EIO, "seccomp: read back");
+		return fail(err, len, -EIO, "read back", NULL);
 	prog->len = (unsigned short)(st.st_size / sizeof(*insns));
 	prog->filter = TAKE_PTR(insns);
 	return 0;
@@ -260,12 +295,12 @@ int af_seccomp_prepare(int deny_errno, char *err, size_t errlen)
 	scmp_filter_ctx ctx;
 	int r;
 
-	if (deny_errno <= 0 || deny_errno > 0xffff)
-		return fail(err, errlen, -EINVAL, "seccomp: deny errno");
+	if (deny_errno <= 0 || deny_errno > 4095)
+		return fail(err, errlen, -EINVAL, "deny errno", NULL);
 	af_seccomp_release();
 	ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
-		return fail(err, errlen, -ENOMEM, "seccomp: init");
+		return fail(err, errlen, -ENOMEM, "init", NULL);
 	r = build(ctx, deny_errno, err, errlen);
 	if (r == 0)
 		r = export_prog(ctx, &prepared, err, errlen);

@@ -18,6 +18,7 @@
 
 #include "../initproto.h"
 #include "clone.h"
+#include "init.h"
 #include "seccomp.h"
 
 struct exec_req {
@@ -26,12 +27,14 @@ struct exec_req {
 	char **env;
 	int fds[INIT_EXEC_NFDS + INIT_EXEC_MAX_EXTRA];
 	int n_fds;
+	int landlock_fd; /* ruleset every command enters, or -1 */
 };
 
 int spawner_init(struct spawner *sp, int ctl)
 {
 	memset(sp, 0, sizeof(*sp));
 	sp->ctl = ctl;
+	sp->landlock_fd = -1;
 	sp->buf = malloc(sizeof(struct init_msg) + INIT_MAX_PAYLOAD);
 	sp->stack = malloc(SPAWN_STACK);
 	return sp->buf && sp->stack ? 0 : -ENOMEM;
@@ -86,6 +89,11 @@ static int child(void *arg)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(r->fds[INIT_FD_STATUS], "no_new_privs", NULL);
+	/* First, before any fd is renumbered over the ruleset's number. */
+	if (r->landlock_fd >= 0 && landlock_enter(r->landlock_fd) < 0)
+		child_fail(r->fds[INIT_FD_STATUS], "landlock", NULL);
 	/* Lift every fd above 16 so the dup2s below cannot clobber any. */
 	for (int i = 0; i < r->n_fds; i++) {
 		fds[i] = fcntl(r->fds[i], F_DUPFD_CLOEXEC, 16);
@@ -106,8 +114,6 @@ static int child(void *arg)
 		child_fail(st, "setsid", NULL);
 	if (chdir(r->workdir) < 0)
 		child_fail(st, "workdir", r->workdir);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		child_fail(st, "no_new_privs", NULL);
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0)
 		child_fail(st, "rlimit", NULL);
 	/* Last: the steps above may use calls the filter refuses. */
@@ -219,6 +225,8 @@ int spawner_handle(struct spawner *sp)
 	size_t len;
 	pid_t pid;
 	int q = recv_request(sp, &len, r.fds, &r.n_fds);
+
+	r.landlock_fd = sp->landlock_fd;
 
 	if (q < 0)
 		return q == -EBADMSG ? 0 : q;

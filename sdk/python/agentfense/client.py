@@ -1,0 +1,328 @@
+"""SandboxClient: one method per implemented RPC of the AgentFense server."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import (IO, Callable, Dict, Iterable, Iterator, List, Mapping,
+                    Optional, Union)
+
+import grpc
+
+from . import _convert as cv
+from ._endpoint import grpc_target, resolve_endpoint
+from ._proto.sandbox.v1 import (codebase_pb2, codebase_pb2_grpc, sandbox_pb2,
+                                sandbox_pb2_grpc, server_pb2, server_pb2_grpc)
+from .exceptions import (AgentFenseError, CodebaseNotFoundError,
+                         FileNotFoundError, InvalidConfigurationError,
+                         NotFoundError, SandboxNotRunningError, from_rpc_error)
+from .presets import expand_permissions
+from .stream import ExecStream
+from .types import (Codebase, ExecResult, FileInfo, HealthInfo, PathExplanation,
+                    PresetInfo, ResourceLimits, RuleLike, RuntimeType,
+                    SandboxInfo, Timeout, UploadResult, timeout_seconds)
+
+MiB = 1024 * 1024
+KiB = 1024
+# Matches the server's cap on captured output with room to spare, so big
+# results never hit gRPC's 4 MiB default.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * MiB
+DEFAULT_CHUNK_SIZE = 256 * KiB
+MIN_CHUNK_SIZE, MAX_CHUNK_SIZE = 64 * KiB, 1 * MiB
+# Extra time the client waits beyond a command's own timeout, so that the
+# server's DEADLINE_EXCEEDED (with the process tree killed) arrives first.
+EXEC_GRACE_SECONDS = 30.0
+
+Content = Union[bytes, bytearray, memoryview, str, IO[bytes]]
+
+
+class SandboxClient:
+    """Low-level, synchronous client.
+
+    endpoint: "host:port", "unix:///path" or "unix:/path"; when omitted,
+    $AGENTFENSE_ENDPOINT or "localhost:9000".  `timeout` is the deadline in
+    seconds of ordinary calls (uploads, downloads and commands have their own).
+    """
+
+    def __init__(self, endpoint: Optional[str] = None, *, secure: bool = False,
+                 credentials: Optional[grpc.ChannelCredentials] = None,
+                 timeout: Optional[float] = 60.0,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
+            raise InvalidConfigurationError(
+                f"chunk_size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}")
+        self.endpoint = resolve_endpoint(endpoint)
+        target = grpc_target(self.endpoint)
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        if secure or credentials is not None:
+            creds = credentials or grpc.ssl_channel_credentials()
+            self._channel = grpc.secure_channel(target, creds, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
+        self._timeout = timeout
+        self._chunk_size = chunk_size
+        self._sandboxes = sandbox_pb2_grpc.SandboxServiceStub(self._channel)
+        self._codebases = codebase_pb2_grpc.CodebaseServiceStub(self._channel)
+        self._server = server_pb2_grpc.ServerServiceStub(self._channel)
+
+    # -- plumbing ---------------------------------------------------------
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "SandboxClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _error(self, err: grpc.RpcError, **ctx) -> AgentFenseError:
+        return from_rpc_error(err, endpoint=self.endpoint, **ctx)
+
+    def _unary(self, method, request, **ctx):
+        try:
+            return method(request, timeout=self._timeout)
+        except grpc.RpcError as err:
+            raise self._error(err, **ctx) from None
+
+    # -- codebases --------------------------------------------------------
+
+    def create_codebase(self, name: str, owner_id: str = "") -> Codebase:
+        req = codebase_pb2.CreateCodebaseRequest(name=name, owner_id=owner_id)
+        return cv.codebase_from_pb(self._unary(self._codebases.CreateCodebase, req))
+
+    def get_codebase(self, codebase_id: str) -> Codebase:
+        req = codebase_pb2.GetCodebaseRequest(codebase_id=codebase_id)
+        return cv.codebase_from_pb(
+            self._unary(self._codebases.GetCodebase, req, codebase_id=codebase_id))
+
+    def list_codebases(self, owner_id: str = "", page_size: int = 0) -> List[Codebase]:
+        """All codebases (of `owner_id` when given), every page fetched."""
+        def page(token: str):
+            req = codebase_pb2.ListCodebasesRequest(
+                owner_id=owner_id, page_size=page_size, page_token=token)
+            resp = self._unary(self._codebases.ListCodebases, req)
+            return resp.codebases, resp.next_page_token
+        return [cv.codebase_from_pb(c) for c in _all_pages(page)]
+
+    def delete_codebase(self, codebase_id: str) -> None:
+        req = codebase_pb2.DeleteCodebaseRequest(codebase_id=codebase_id)
+        self._unary(self._codebases.DeleteCodebase, req, codebase_id=codebase_id)
+
+    def upload_file(self, codebase_id: str, file_path: str, content: Content,
+                    total_size: Optional[int] = None) -> UploadResult:
+        """Store one file, streamed in chunks of 64 KiB to 1 MiB.
+
+        `content` is bytes, a str (stored as UTF-8) or a binary file object
+        read from its current position.
+        """
+        if isinstance(content, str):
+            content = content.encode()
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            source: IO[bytes] = io.BytesIO(content)
+            size = len(content) if total_size is None else total_size
+        else:
+            source = content
+            size = _remaining_size(content) if total_size is None else total_size
+        failure: List[BaseException] = []
+        chunks = self._upload_chunks(codebase_id, file_path, source, size, failure)
+        try:
+            resp = self._codebases.UploadFiles(chunks)
+        except grpc.RpcError as err:
+            if failure:
+                # Reading the content failed; grpc cancelled the upload.
+                raise failure[0] from None
+            raise self._not_found(err, codebase_id, file_path) from None
+        return cv.upload_result_from_pb(resp)
+
+    def _upload_chunks(self, codebase_id: str, file_path: str, source: IO[bytes],
+                       size: int, failure: List[BaseException]) -> Iterator:
+        meta = codebase_pb2.UploadChunk.Metadata(
+            codebase_id=codebase_id, file_path=file_path, total_size=size)
+        yield codebase_pb2.UploadChunk(metadata=meta)
+        try:
+            while True:
+                data = source.read(self._chunk_size)
+                if not data:
+                    return
+                yield codebase_pb2.UploadChunk(data=bytes(data))
+        except BaseException as exc:
+            # Re-raised so grpc cancels the call instead of ending the stream
+            # cleanly: a short stream must never be stored as the file.
+            failure.append(exc)
+            raise
+
+    def download_file(self, codebase_id: str, file_path: str) -> bytes:
+        req = codebase_pb2.DownloadFileRequest(codebase_id=codebase_id,
+                                               file_path=file_path)
+        try:
+            return b"".join(c.data for c in self._codebases.DownloadFile(req))
+        except grpc.RpcError as err:
+            raise self._not_found(err, codebase_id, file_path) from None
+
+    def list_files(self, codebase_id: str, path: str = "",
+                   recursive: bool = False) -> List[FileInfo]:
+        req = codebase_pb2.ListFilesRequest(codebase_id=codebase_id, path=path,
+                                            recursive=recursive)
+        try:
+            resp = self._codebases.ListFiles(req, timeout=self._timeout)
+        except grpc.RpcError as err:
+            raise self._not_found(err, codebase_id, path) from None
+        return [cv.file_info_from_pb(f) for f in resp.files]
+
+    def _not_found(self, err: grpc.RpcError, codebase_id: str,
+                   file_path: str) -> AgentFenseError:
+        """NOT_FOUND on a file call: tell a missing codebase from a missing file."""
+        exc = self._error(err, codebase_id=codebase_id, file_path=file_path)
+        if type(exc) is not NotFoundError:
+            return exc
+        try:
+            self.get_codebase(codebase_id)
+        except CodebaseNotFoundError as missing:
+            return missing
+        except AgentFenseError:
+            return exc
+        return FileNotFoundError(codebase_id, file_path, code=exc.code,
+                                 details=exc.details)
+
+    # -- sandboxes --------------------------------------------------------
+
+    def create_sandbox(self, codebase_id: str,
+                       permissions: Optional[Iterable[RuleLike]] = None,
+                       preset: Optional[str] = None,
+                       labels: Optional[Mapping[str, str]] = None,
+                       expires_in: Timeout = None,
+                       runtime: Optional[RuntimeType] = None,
+                       image: Optional[str] = None,
+                       resources: Optional[ResourceLimits] = None) -> SandboxInfo:
+        """Create a sandbox (PENDING) over a codebase.
+
+        A `preset` is expanded here, its rules before `permissions`.
+        """
+        rules = expand_permissions(preset, permissions)
+        req = sandbox_pb2.CreateSandboxRequest(
+            codebase_id=codebase_id, permissions=cv.rules_to_pb(rules),
+            labels=dict(labels or {}), runtime=cv.runtime_to_pb(runtime),
+            image=image or "", resources=cv.resources_to_pb(resources))
+        secs = timeout_seconds(expires_in)
+        if secs is not None:
+            req.expires_in.CopyFrom(cv.duration_to(secs))
+        return cv.sandbox_from_pb(
+            self._unary(self._sandboxes.CreateSandbox, req, codebase_id=codebase_id))
+
+    def get_sandbox(self, sandbox_id: str) -> SandboxInfo:
+        req = sandbox_pb2.GetSandboxRequest(sandbox_id=sandbox_id)
+        return cv.sandbox_from_pb(
+            self._unary(self._sandboxes.GetSandbox, req, sandbox_id=sandbox_id))
+
+    def list_sandboxes(self, codebase_id: str = "", page_size: int = 0) -> List[SandboxInfo]:
+        def page(token: str):
+            req = sandbox_pb2.ListSandboxesRequest(
+                codebase_id=codebase_id, page_size=page_size, page_token=token)
+            resp = self._unary(self._sandboxes.ListSandboxes, req)
+            return resp.sandboxes, resp.next_page_token
+        return [cv.sandbox_from_pb(s) for s in _all_pages(page)]
+
+    def start_sandbox(self, sandbox_id: str) -> SandboxInfo:
+        req = sandbox_pb2.StartSandboxRequest(sandbox_id=sandbox_id)
+        return cv.sandbox_from_pb(
+            self._unary(self._sandboxes.StartSandbox, req, sandbox_id=sandbox_id))
+
+    def stop_sandbox(self, sandbox_id: str) -> SandboxInfo:
+        req = sandbox_pb2.StopSandboxRequest(sandbox_id=sandbox_id)
+        return cv.sandbox_from_pb(
+            self._unary(self._sandboxes.StopSandbox, req, sandbox_id=sandbox_id))
+
+    def destroy_sandbox(self, sandbox_id: str) -> None:
+        req = sandbox_pb2.DestroySandboxRequest(sandbox_id=sandbox_id)
+        self._unary(self._sandboxes.DestroySandbox, req, sandbox_id=sandbox_id)
+
+    # -- commands ---------------------------------------------------------
+
+    def exec(self, sandbox_id: str, command: str,
+             stdin: Union[str, bytes, None] = None,
+             env: Optional[Mapping[str, str]] = None, workdir: Optional[str] = None,
+             timeout: Timeout = None) -> ExecResult:
+        """Run `command` with /bin/sh -c in the sandbox and wait for it.
+
+        timeout: seconds or timedelta (server default 30 s); on expiry the
+        whole process tree is killed and CommandTimeoutError raised.
+        """
+        secs = timeout_seconds(timeout)
+        req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
+        try:
+            resp = self._sandboxes.Exec(req, timeout=_exec_deadline(secs))
+        except grpc.RpcError as err:
+            raise self._exec_error(err, sandbox_id, command, secs) from None
+        return cv.exec_result_from_pb(resp, command)
+
+    def exec_stream(self, sandbox_id: str, command: str,
+                    stdin: Union[str, bytes, None] = None,
+                    env: Optional[Mapping[str, str]] = None,
+                    workdir: Optional[str] = None,
+                    timeout: Timeout = None) -> ExecStream:
+        """Like exec(), but output arrives as it is written (see ExecStream)."""
+        secs = timeout_seconds(timeout)
+        req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
+        call = self._sandboxes.ExecStream(req, timeout=_exec_deadline(secs))
+        return ExecStream(
+            call, command, lambda err: self._exec_error(err, sandbox_id, command, secs))
+
+    def _exec_error(self, err: grpc.RpcError, sandbox_id: str, command: str,
+                    secs: Optional[float]) -> AgentFenseError:
+        exc = self._error(err, sandbox_id=sandbox_id, command=command, timeout=secs)
+        if isinstance(exc, SandboxNotRunningError):
+            try:
+                exc.current_status = self.get_sandbox(sandbox_id).status
+            except AgentFenseError:
+                pass
+        return exc
+
+    # -- server -----------------------------------------------------------
+
+    def health(self) -> HealthInfo:
+        return cv.health_from_pb(
+            self._unary(self._server.Health, server_pb2.HealthRequest()))
+
+    def list_presets(self) -> List[PresetInfo]:
+        """The presets as the server defines them."""
+        resp = self._unary(self._server.ListPresets, server_pb2.ListPresetsRequest())
+        return [cv.preset_from_pb(p) for p in resp.presets]
+
+    def explain_path(self, path: str, *, sandbox_id: str = "",
+                     permissions: Optional[Iterable[RuleLike]] = None,
+                     preset: Optional[str] = None,
+                     is_dir: bool = False) -> PathExplanation:
+        """Which level `path` gets, under a sandbox's rules or the given ones."""
+        rules = expand_permissions(preset, permissions)
+        req = server_pb2.ExplainPathRequest(
+            sandbox_id=sandbox_id, permissions=cv.rules_to_pb(rules), path=path,
+            is_dir=is_dir)
+        ctx: Dict[str, str] = {"sandbox_id": sandbox_id} if sandbox_id else {}
+        return cv.explanation_from_pb(
+            self._unary(self._server.ExplainPath, req, **ctx))
+
+
+def _exec_deadline(secs: Optional[float]) -> Optional[float]:
+    return None if secs is None else secs + EXEC_GRACE_SECONDS
+
+
+def _all_pages(fetch: Callable[[str], tuple]) -> Iterator:
+    token, seen = "", set()
+    while True:
+        items, token = fetch(token)
+        yield from items
+        if not token or token in seen:
+            return
+        seen.add(token)
+
+
+def _remaining_size(f: IO[bytes]) -> int:
+    """Bytes left in a file object, or 0 ("unknown") when it cannot tell."""
+    try:
+        return os.fstat(f.fileno()).st_size - f.tell()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return 0
+

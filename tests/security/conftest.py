@@ -1,0 +1,172 @@
+"""Fixtures of the security suites (permission conformance, bypass attempts,
+agent-safe acceptance): one daemon for the session and the enforcer it runs.
+
+The daemon is either started here, like the e2e suite's (tests/e2e/afe2e.py),
+with --enforcer taken from the pytest option --enforcer or the environment
+variable AF_SECURITY_ENFORCER (auto, bpf-lsm or landlock; default auto), or,
+when AF_SECURITY_ENDPOINT is set, an existing daemon at that endpoint (for
+instance one started inside the VM by tests/security/vm-run).  The tests read
+which enforcer runs from the Health RPC and expect that enforcer's documented
+behaviour; an explicitly requested enforcer that is not the one running is a
+failure, not a skip.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import warnings
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SDK = ROOT / "sdk" / "python"
+if not (SDK / "agentfense" / "_proto" / "sandbox" / "v1" / "sandbox_pb2.py").exists():
+    subprocess.run([sys.executable, str(SDK / "gen_proto.py")], check=True)
+sys.path.insert(0, str(SDK))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+import pytest  # noqa: E402
+
+import afe2e  # noqa: E402
+import afsec  # noqa: E402
+import agentfense as af  # noqa: E402
+
+ENFORCER_CHOICES = ("auto", "bpf-lsm", "landlock")
+DAEMON_KEY = pytest.StashKey()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--enforcer", choices=ENFORCER_CHOICES, default=None,
+                     help="enforcer of the daemon the security suites start "
+                          "(default: $AF_SECURITY_ENFORCER or auto)")
+
+
+def _requested_enforcer(config) -> str:
+    value = config.getoption("--enforcer", default=None) or \
+        os.environ.get("AF_SECURITY_ENFORCER", "auto")
+    if value not in ENFORCER_CHOICES:
+        raise pytest.UsageError(f"AF_SECURITY_ENFORCER={value}: not one of {ENFORCER_CHOICES}")
+    return value
+
+
+class SecurityDaemon(afe2e.Daemon):
+    def __init__(self, enforcer: str) -> None:
+        super().__init__()
+        self.enforcer = enforcer
+
+    def command(self):
+        return super().command() + [f"--enforcer={self.enforcer}"]
+
+
+class ExternalDaemon:
+    """A daemon someone else started: only its endpoint is known."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.marker_name = self.marker_value = None
+
+    def log_tail(self) -> str:
+        return f"(external daemon at {self.endpoint}: its log is not ours)"
+
+
+def _skip_reason():
+    if os.geteuid() != 0:
+        return "the security suites need root (the daemon creates namespaces, cgroups, mounts)"
+    if not os.access(afe2e.daemon_binary(), os.X_OK):
+        return (f"daemon binary {afe2e.daemon_binary()} is missing: build the agentfensed "
+                "and agentfense-init targets, or point AF_BUILD_DIR at a build")
+    return None
+
+
+def _leftovers(d: afe2e.Daemon, sandbox_ids) -> dict:
+    found = {sb: left for sb in sandbox_ids
+             if (left := afe2e.wait_until(lambda: afe2e.leftovers(sb, d, dirs=False)))}
+    if (mounts := afe2e.mounts_mentioning(d.tmp)):
+        found["mounts under the temp dir"] = mounts
+    procs = afe2e.wait_until(lambda: afe2e.processes_with_env(d.marker_name, d.marker_value))
+    if procs:
+        found["processes with the daemon's environment"] = {p: afe2e.cmdline(p) for p in procs}
+    return found
+
+
+@pytest.fixture(scope="session")
+def daemon(request):
+    endpoint = os.environ.get("AF_SECURITY_ENDPOINT")
+    if endpoint:
+        yield ExternalDaemon(endpoint)
+        return
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    if afe2e.other_daemons():
+        warnings.warn("other agentfensed processes are running; daemons share the "
+                      "host's agentfense cgroup subtree and may disturb each other")
+    d = SecurityDaemon(_requested_enforcer(request.config))
+    try:
+        d.start()
+    except BaseException:
+        d.kill()
+        d.remove()
+        raise
+    request.config.stash[DAEMON_KEY] = d
+    yield d
+    sandbox_ids = []
+    if d.running():
+        with af.SandboxClient(d.endpoint) as c:
+            try:
+                sandbox_ids = [s.id for s in c.list_sandboxes()]
+            except af.AgentFenseError:
+                pass
+    rc = d.stop()
+    found = _leftovers(d, sandbox_ids)
+    log = d.log_tail()
+    for sb in sandbox_ids:
+        afe2e.reap(sb)
+    d.remove()
+    assert rc == 0, f"agentfensed exited with {rc} on SIGTERM:\n{log}"
+    assert not found, f"left behind after daemon shutdown: {found}"
+
+
+@pytest.fixture(scope="session")
+def enforcer(daemon, request) -> str:
+    """The enforcer the daemon runs: "bpf-lsm" or "landlock"."""
+    with af.SandboxClient(daemon.endpoint) as c:
+        health = c.health()
+    requested = _requested_enforcer(request.config)
+    if health.enforcer not in afsec.ENFORCERS:
+        pytest.fail(f"the daemon runs no enforcer ({health.enforcer}: "
+                    f"{health.enforcer_reason}); nothing to test")
+    if requested != "auto" and health.enforcer != requested:
+        pytest.fail(f"asked for the {requested} enforcer, the daemon runs "
+                    f"{health.enforcer} ({health.enforcer_reason})")
+    return health.enforcer
+
+
+@pytest.fixture(scope="session")
+def session_client(daemon):
+    with af.SandboxClient(daemon.endpoint) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def module_res(session_client):
+    """Resources shared by a module's tests (one sandbox runs many cases)."""
+    r = afsec.Resources(session_client)
+    yield r
+    r.cleanup()
+
+
+def pytest_report_header(config):
+    endpoint = os.environ.get("AF_SECURITY_ENDPOINT")
+    where = f"external daemon at {endpoint}" if endpoint else \
+        f"daemon {afe2e.daemon_binary()}"
+    return f"security suites: {where}, enforcer requested: {_requested_enforcer(config)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the enforcer and the daemon's recent log to a failing report."""
+    outcome = yield
+    rep = outcome.get_result()
+    d = item.config.stash.get(DAEMON_KEY, None)
+    if rep.failed and d is not None:
+        rep.sections.append(("agentfensed log (tail)", d.log_tail()))
