@@ -46,6 +46,11 @@ struct cg_limits {
 struct cg_config {
 	const char *v2_mount;
 	const char *v1_memory, *v1_pids, *v1_cpu;
+	/*
+	 * Sandbox cgroups are named "<instance>-<sandbox id>": daemons with
+	 * different state dirs on one host never reap each other's.
+	 */
+	const char *instance;
 };
 
 /* Finds the hierarchies (unified or hybrid layout), creates the subtrees. */
@@ -56,7 +61,12 @@ const char *cg_layout(const struct cg_ctx *c);
 /* Depth of sandbox cgroups below the v2 root (for
  * bpf_get_current_ancestor_cgroup_id). */
 int cg_sandbox_level(const struct cg_ctx *c);
-/* Kill and remove leftovers of an earlier daemon (reconciliation). */
+/* The sandbox cgroup's directory name ("<instance>-<id>"). */
+const char *cg_sandbox_name(const struct cg_sandbox *s);
+/*
+ * Kill and remove leftovers of an earlier daemon of this instance
+ * (reconciliation); other instances' cgroups are never touched.
+ */
 int cg_reap_stale(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 		  void *ud);
 

@@ -107,6 +107,12 @@ int cg_ctx_new(const struct cg_config *cfg, struct cg_ctx **out)
 	c->mount_fd = -1;
 	for (int k = 0; k < CG_N_CTRL; k++)
 		c->v1_fd[k] = -1;
+	if (cfg && cfg->instance &&
+	    (size_t)snprintf(c->prefix, sizeof(c->prefix), "%s-",
+			     cfg->instance) >= sizeof(c->prefix)) {
+		free(c);
+		return -ENAMETOOLONG;
+	}
 	r = ctx_open(c, cfg);
 	if (r < 0) {
 		cg_ctx_free(c);
@@ -230,6 +236,19 @@ static int kill_and_remove(int parent, const char *name, int timeout_ms)
 	return 0;
 }
 
+bool cg_reapable(const struct cg_ctx *c, const char *name,
+		 bool (*keep)(const char *name, void *ud), void *ud)
+{
+	if (name[0] == '.' || strncmp(name, c->prefix, strlen(c->prefix)) != 0)
+		return false;
+	return !(keep && keep(name + strlen(c->prefix), ud));
+}
+
+const char *cg_sandbox_name(const struct cg_sandbox *s)
+{
+	return s->name;
+}
+
 int cg_reap_stale(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 		  void *ud)
 {
@@ -244,9 +263,7 @@ int cg_reap_stale(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.')
-			continue;
-		if (keep && keep(de->d_name, ud))
+		if (de->d_type != DT_DIR || !cg_reapable(c, de->d_name, keep, ud))
 			continue;
 		q = kill_and_remove(base, de->d_name, 5000);
 		if (q < 0) {
@@ -303,7 +320,8 @@ int cg_sandbox_create(struct cg_ctx *c, const char *name,
 	char err[160];
 	int r;
 
-	if (strlen(name) > NAME_MAX || strchr(name, '/') || name[0] == '.')
+	if (strlen(c->prefix) + strlen(name) > NAME_MAX || strchr(name, '/') ||
+	    name[0] == '.')
 		return -EINVAL;
 	r = l ? cg_check_limits(c, l, err, sizeof(err)) : 0;
 	if (r < 0) {
@@ -317,7 +335,7 @@ int cg_sandbox_create(struct cg_ctx *c, const char *name,
 	s->dirfd = -1;
 	for (int k = 0; k < CG_N_CTRL; k++)
 		s->v1_fd[k] = -1;
-	strcpy(s->name, name);
+	snprintf(s->name, sizeof(s->name), "%s%s", c->prefix, name);
 	r = sandbox_open(s, l);
 	if (r < 0) {
 		/* Nothing runs in them yet: removing is all there is to undo.

@@ -23,6 +23,7 @@ struct cg_ctx {
 	/* v1 hierarchy mounts, used for controllers v2 lacks; -1 if absent. */
 	int v1_fd[CG_N_CTRL];
 	char v1_mount[CG_N_CTRL][PATH_MAX];
+	char prefix[40]; /* "<instance>-" or "" */
 };
 
 struct cg_sandbox {
@@ -50,5 +51,8 @@ int cg_v1_create(struct cg_sandbox *s);
 int cg_v1_remove(struct cg_sandbox *s, int timeout_ms);
 int cg_v1_reap(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 	       void *ud);
+/* Is name one of this instance's sandbox cgroups, and not kept? */
+bool cg_reapable(const struct cg_ctx *c, const char *name,
+		 bool (*keep)(const char *name, void *ud), void *ud);
 
 #endif

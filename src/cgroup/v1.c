@@ -248,7 +248,7 @@ int cg_v1_remove(struct cg_sandbox *s, int timeout_ms)
 }
 
 /* Stale sandbox cgroups below one v1 hierarchy's subtree. */
-static int reap_one(int mount_fd, const char *ctrl,
+static int reap_one(const struct cg_ctx *c, int mount_fd, const char *ctrl,
 		    bool (*keep)(const char *name, void *ud), void *ud)
 {
 	_cleanup_close_ int base = -1;
@@ -265,8 +265,7 @@ static int reap_one(int mount_fd, const char *ctrl,
 	while ((de = readdir(d))) {
 		int q;
 
-		if (de->d_type != DT_DIR || de->d_name[0] == '.' ||
-		    (keep && keep(de->d_name, ud)))
+		if (de->d_type != DT_DIR || !cg_reapable(c, de->d_name, keep, ud))
 			continue;
 		q = remove_tree(base, de->d_name, de->d_name, 5000);
 		if (q < 0 && !r)
@@ -291,7 +290,7 @@ int cg_v1_reap(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 
 		if (c->v1_fd[k] < 0)
 			continue;
-		q = reap_one(c->v1_fd[k], cg_ctrl_name(k), keep, ud);
+		q = reap_one(c, c->v1_fd[k], cg_ctrl_name(k), keep, ud);
 		if (q < 0 && !r)
 			r = q;
 	}

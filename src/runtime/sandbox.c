@@ -24,8 +24,25 @@
 #define INIT_READY_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 10000
 
+/*
+ * This daemon's name among others on the host: a hash of its state dir,
+ * so a restart finds (and reaps) exactly its own leftovers.
+ */
+static const char *instance_name(const char *state_dir, char out[9])
+{
+	char real[PATH_MAX];
+	const char *s = realpath(state_dir, real) ? real : state_dir;
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	snprintf(out, 9, "%08x", h);
+	return out;
+}
+
 int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out)
 {
+	char inst[9];
 	_cleanup_free_ struct rt_ctx *rt = calloc(1, sizeof(*rt));
 	int r;
 
@@ -46,7 +63,9 @@ int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out)
 					&rt->delta_template)
 		    : 0;
 	if (r == 0)
-		r = cg_ctx_new(NULL, &rt->cg);
+		r = cg_ctx_new(&(struct cg_config){ .instance = instance_name(
+						    rt->state_dir, inst) },
+		       &rt->cg);
 	if (r < 0) {
 		free(rt->delta_template);
 		free(rt->state_dir);

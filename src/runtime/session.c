@@ -223,7 +223,7 @@ static bool ours(struct rt_session *s, pid_t pid, int pfd)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	snprintf(want, sizeof(want), "/%s/e%llu\n", s->sb->id,
+	snprintf(want, sizeof(want), "/%s/e%llu\n", cg_sandbox_name(s->sb->cg),
 		 (unsigned long long)s->p.n);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
