@@ -6,7 +6,9 @@
  * ratios and the targets: <= 300 ns per 256-byte path in the kernel, lookup
  * cost flat from 10 to 1,000 rules (within 1.5x).
  *
- *   bench_policy [--quick] [--json FILE]
+ *   bench_policy [--quick] [--stride 1|2] [--json FILE]
+ *
+ * --stride forces the blob format (default: the compiler's choice).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -130,6 +132,8 @@ static void make_path(char *buf, size_t len, int seed)
 	buf[len] = '\0';
 }
 
+static unsigned stride; /* 0: the compiler's choice */
+
 static int bench_compile(const struct af_policy *p, int reps,
 			 struct result *res)
 {
@@ -140,7 +144,8 @@ static int bench_compile(const struct af_policy *p, int reps,
 	for (int i = 0; v && i < reps; i++) {
 		double t = now_ns();
 
-		if (af_policy_compile(p, &m, err, sizeof(err)) < 0) {
+		if (af_policy_compile_stride(p, stride, &m, err, sizeof(err)) <
+		    0) {
 			fprintf(stderr, "compile %d rules: %s\n", res->rules,
 				err);
 			free(v);
@@ -302,6 +307,13 @@ static void print_table(const struct result *res, bool kernel)
 		       res[i].kernel_ns[1] / res[i].kernel_ns[0]);
 }
 
+static int usage(const char *me)
+{
+	fprintf(stderr, "usage: %s [--quick] [--stride 1|2] [--json FILE]\n",
+		me);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct result res[NSIZES] = { 0 };
@@ -315,12 +327,10 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
 			json = argv[++i];
+		else if (!strcmp(argv[i], "--stride") && i + 1 < argc)
+			stride = atoi(argv[++i]);
 		else
-			return fprintf(stderr,
-				       "usage: %s [--quick] [--json "
-				       "FILE]\n",
-				       argv[0]),
-			       2;
+			return usage(argv[0]);
 	}
 	rounds = quick ? 5 : 15;
 	kernel = geteuid() == 0 && kernel_open(&k) == 0;
@@ -339,7 +349,8 @@ int main(int argc, char **argv)
 		    af_policy_new(rules, sizes[i], &p, err, sizeof(err)) < 0 ||
 		    bench_compile(p, sizes[i] >= 1000 ? 5 : rounds, &res[i]) <
 			    0 ||
-		    af_policy_compile(p, &m, err, sizeof(err)) < 0) {
+		    af_policy_compile_stride(p, stride, &m, err, sizeof(err)) <
+			    0) {
 			fprintf(stderr, "policy of %d rules: %s\n", sizes[i],
 				err);
 			return 1;

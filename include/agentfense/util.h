@@ -59,6 +59,9 @@ typedef int (*af_walk_fn)(void *ud, int parent_fd, const char *name,
 			  const char *path, const struct stat *st);
 int af_walk(int dirfd, af_walk_fn cb, void *ud);
 
+/* Copy with truncation (always NUL-terminated); returns strlen(src). */
+size_t af_strlcpy(char *dst, const char *src, size_t size);
+
 /* Lowercase hex encoding; out must have 2*len+1 bytes. */
 void af_hex(const unsigned char *in, size_t len, char *out);
 

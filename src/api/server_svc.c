@@ -141,6 +141,7 @@ static void explain_path(struct api_call *c)
 	size_t n = 0, n_owned = 0;
 	char err[512] = "", norm[4096];
 	const char *why = NULL;
+	struct af_explanation ex;
 	int idx = -1, r;
 
 	if (!req)
@@ -166,13 +167,18 @@ static void explain_path(struct api_call *c)
 		api_call_finish(c, api_status_from_errno(r), "%s", err);
 		goto out;
 	}
-	resp.permission = (Sandbox__V1__Permission)af_policy_explain(
-		pol, norm, req->is_dir, &idx);
+	r = af_policy_explain_ex(pol, norm, req->is_dir, &ex);
+	if (r < 0) {
+		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+				"invalid path \"%s\"", req->path);
+		goto out;
+	}
+	idx = ex.rule_index;
+	resp.permission = (Sandbox__V1__Permission)ex.perm;
 	resp.rule_index = idx;
 	if (idx >= 0)
 		resp.rule = rules[idx];
-	resp.reason = idx >= 0 ? "decided by the rule at rule_index"
-			       : "no rule matches: the default applies";
+	resp.reason = (char *)af_explain_reason_str(ex.reason);
 	api_call_reply(c, &resp.base);
 out:
 	af_policy_free(pol);

@@ -77,11 +77,12 @@ struct rt_session *session_exec_begin(struct sb_entry *e,
 				      struct sess_entry *s, const char **why)
 {
 	struct rt_session *rt = NULL;
+	char reason[sizeof(s->reason)];
 
 	pthread_mutex_lock(&e->lock);
-	if (s->rt && !s->closed && rt_session_closed(s->rt, s->reason,
-						     sizeof(s->reason)))
-		mark_closed(s, s->reason);
+	if (s->rt && !s->closed &&
+	    rt_session_closed(s->rt, reason, sizeof(reason)))
+		mark_closed(s, reason);
 	if (!e->rt)
 		*why = "its sandbox is not running";
 	else if (s->closed)

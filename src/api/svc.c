@@ -102,6 +102,13 @@ int svc_validate_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
 	if (!v)
 		return -ENOMEM;
 	r = af_policy_new(v, n, &p, err, errlen);
+	/* Compiled too, so a policy over the matcher's budget fails now. */
+	if (r == 0) {
+		struct af_matcher *m = NULL;
+
+		r = af_policy_compile(p, &m, err, errlen);
+		af_matcher_free(m);
+	}
 	af_policy_free(p);
 	return r;
 }

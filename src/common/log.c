@@ -21,6 +21,10 @@ enum af_log_level af_log_get_level(void) { return log_level; }
 
 static void log_v(enum af_log_level level, const char *mod, int err,
 		  const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void log_v(enum af_log_level level, const char *mod, int err,
+		  const char *fmt, va_list ap)
 {
 	char msg[1024];
 	char ts[32];

@@ -15,6 +15,7 @@
 
 #include "agentfense/cleanup.h"
 #include "agentfense/log.h"
+#include "agentfense/util.h"
 #include "initproto.h"
 #include "runtime_internal.h"
 
@@ -215,7 +216,7 @@ void proc_read_status(struct rt_proc *p)
 	case INIT_SPAWN_FAILED:
 		p->spawn_failed = true;
 		p->spawn_errno = m->value;
-		snprintf(p->message, sizeof(p->message), "%s", m->data);
+		af_strlcpy(p->message, m->data, sizeof(p->message));
 		break;
 	default:
 		break;

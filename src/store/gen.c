@@ -283,7 +283,7 @@ int gen_retire_unused(struct store *s, const char *id, char ***trash,
 	_cleanup_closedir_ DIR *d = NULL;
 	char rel[AF_ID_MAX + 8];
 	struct dirent *de;
-	size_t nkeep;
+	size_t nkeep = 0;
 	int fd, r;
 
 	r = gens_in_use(s, id, &keep, &nkeep);

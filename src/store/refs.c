@@ -186,7 +186,7 @@ static int snapshot_gen(struct store *s, const char *id, const char *holder,
 static int snapshot_locked(struct store *s, const char *codebase_id,
 			   const char *holder, char **path, int *fd)
 {
-	int64_t gen;
+	int64_t gen = 0;
 	int r;
 
 	STORE_LOCK_SCOPE(s);

@@ -26,6 +26,15 @@ struct dirs {
 	char p[2 * PATH_MAX]; /* scratch for paths below base */
 };
 
+/* Bounded copy that fails the test instead of truncating. */
+static void copy_path(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src);
+
+	assert_true(len < n);
+	memcpy(dst, src, len + 1);
+}
+
 static int setup(void **state)
 {
 	struct dirs *d = calloc(1, sizeof(*d));
@@ -125,7 +134,7 @@ static void test_rm_rf_tree(void **state)
 	char outside[PATH_MAX], target[PATH_MAX + 8];
 	char *text = NULL;
 
-	snprintf(outside, sizeof(outside), "%s", at(d, "outside"));
+	copy_path(outside, sizeof(outside), at(d, "outside"));
 	assert_int_equal(mkdir(outside, 0755), 0);
 	snprintf(target, sizeof(target), "%s/keep", outside);
 	touch(target, "keep me");
@@ -156,7 +165,7 @@ static void test_rm_rf_single(void **state)
 	struct dirs *d = *state;
 	char target[PATH_MAX];
 
-	snprintf(target, sizeof(target), "%s", at(d, "target"));
+	copy_path(target, sizeof(target), at(d, "target"));
 	touch(target, "t");
 	touch(at(d, "file"), "f");
 	assert_int_equal(af_rm_rf(at(d, "file")), 0);
@@ -196,7 +205,7 @@ static int rm_rf_mount_child(struct dirs *d)
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
 		return 77;
-	snprintf(mnt, sizeof(mnt), "%s", at(d, "m/mnt"));
+	copy_path(mnt, sizeof(mnt), at(d, "m/mnt"));
 	if (af_mkdir_p(mnt, 0755) < 0)
 		return 1;
 	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0)

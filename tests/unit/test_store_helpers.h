@@ -185,7 +185,10 @@ static inline void gen_path(const struct fixture *f, int64_t gen, char *out,
 	char real[PATH_MAX];
 
 	assert_non_null(realpath(f->dir, real));
-	snprintf(out, len, "%s/codebases/%s/gen/%" PRId64, real, f->cb.id, gen);
+	int n = snprintf(out, len, "%s/codebases/%s/gen/%" PRId64, real,
+			 f->cb.id, gen);
+
+	assert_true(n > 0 && (size_t)n < len);
 }
 
 static inline bool exists(const char *path)
