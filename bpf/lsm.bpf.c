@@ -16,8 +16,8 @@
  *   path_unlink, path_rmdir
  *   path_mknod (creat, open O_CREAT, mknod), path_mkdir, path_symlink
  *   path_link (source needs write, then a new entry)
- *   path_rename (source and its subtree, then a new entry; both ways for
- *   RENAME_EXCHANGE)
+ *   path_rename (the source with its subtree, then the new entry; a second
+ *   program the other way for RENAME_EXCHANGE)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -172,10 +172,19 @@ int BPF_PROG(af_path_link, struct dentry *old_dentry,
 	return ret ?: af_hook_link(old_dentry, new_dentry);
 }
 
+/* Two programs whose verdicts combine in either order: lsm_hooks.h. */
 SEC("lsm/path_rename")
 int BPF_PROG(af_path_rename, const struct path *old_dir,
 	     struct dentry *old_dentry, const struct path *new_dir,
 	     struct dentry *new_dentry, unsigned int flags, int ret)
 {
-	return ret ?: af_hook_rename(old_dentry, new_dentry, flags);
+	return af_hook_rename(ret, old_dentry, new_dentry);
+}
+
+SEC("lsm/path_rename")
+int BPF_PROG(af_path_rename_exchange, const struct path *old_dir,
+	     struct dentry *old_dentry, const struct path *new_dir,
+	     struct dentry *new_dentry, unsigned int flags, int ret)
+{
+	return af_hook_rename_exchange(ret, old_dentry, new_dentry, flags);
 }

@@ -134,30 +134,50 @@ static __always_inline int af_hook_link(struct dentry *old_dentry,
 }
 
 /*
- * What moves needs write (a directory: on everything below it too, its
- * subtree floor); where it lands is a new entry of its type. An exchange
- * moves both ways. Both ends as existing objects first, so that a hidden
- * one reads as absent.
+ * rename is two programs on the hook: what moves needs write (a directory:
+ * on everything below it too, its subtree floor), and where it lands is a
+ * new entry of its type; an exchange moves both ways, the second program's
+ * half. Split, each verifies in a fraction of the steps four checks take in
+ * one program on recent kernels. The kernel may run them in either order,
+ * so their verdicts combine the same either way: ENOENT (a hidden path
+ * reads as absent) wins over EACCES, and any other earlier verdict stands.
  */
-static __always_inline int af_hook_rename(struct dentry *old_dentry,
-					  struct dentry *new_dentry,
-					  unsigned int flags)
+static __always_inline int af_rename_verdict(int ret, int own)
 {
-	int xchg = flags & AF_RENAME_EXCHANGE, src_dir, dst_dir, err;
-	struct af_req r;
+	return own == -AF_LSM_ENOENT ? own : ret ?: own;
+}
 
-	if (!af_req_begin(&r))
-		return 0;
-	src_dir = af_is_dir(old_dentry);
-	dst_dir = af_is_dir(new_dentry);
-	err = af_check(&r, old_dentry, AF_OP_RENAME_SRC, src_dir);
-	if (!err && xchg)
-		err = af_check(&r, new_dentry, AF_OP_RENAME_SRC, dst_dir);
-	if (!err)
-		err = af_check(&r, new_dentry, AF_OP_RENAME_DST, src_dir);
-	if (!err && xchg)
-		err = af_check(&r, old_dentry, AF_OP_RENAME_DST, dst_dir);
-	return err;
+static __always_inline int af_hook_rename(int ret, struct dentry *old_dentry,
+					  struct dentry *new_dentry)
+{
+	struct af_req r;
+	int dir;
+
+	if ((ret && ret != -AF_LSM_EACCES) || !af_req_begin(&r))
+		return ret;
+	dir = af_is_dir(old_dentry);
+	return af_rename_verdict(
+		ret,
+		af_check(&r, old_dentry, AF_OP_RENAME_SRC, dir)
+			?: af_check(&r, new_dentry, AF_OP_RENAME_DST, dir));
+}
+
+static __always_inline int af_hook_rename_exchange(int ret,
+						   struct dentry *old_dentry,
+						   struct dentry *new_dentry,
+						   unsigned int flags)
+{
+	struct af_req r;
+	int dir;
+
+	if (!(flags & AF_RENAME_EXCHANGE) || (ret && ret != -AF_LSM_EACCES) ||
+	    !af_req_begin(&r))
+		return ret;
+	dir = af_is_dir(new_dentry);
+	return af_rename_verdict(
+		ret,
+		af_check(&r, new_dentry, AF_OP_RENAME_SRC, dir)
+			?: af_check(&r, old_dentry, AF_OP_RENAME_DST, dir));
 }
 
 #endif

@@ -65,8 +65,13 @@ AF_TEST_PROG(test_object, af_hook_object(f->f_path.dentry, a->op))
 AF_TEST_PROG(test_new_entry, af_hook_new_entry(f->f_path.dentry, a->op))
 AF_TEST_PROG(test_link, f2 ? af_hook_link(f->f_path.dentry, f2->f_path.dentry)
 			   : -AF_E_INVAL)
+/* arg2: the verdict of the program that ran before (the hook's ret). */
 AF_TEST_PROG(test_rename,
-	     f2 ? af_hook_rename(f->f_path.dentry, f2->f_path.dentry, a->arg1)
+	     f2 ? af_hook_rename(a->arg2, f->f_path.dentry, f2->f_path.dentry)
+		: -AF_E_INVAL)
+AF_TEST_PROG(test_rename_exchange,
+	     f2 ? af_hook_rename_exchange(a->arg2, f->f_path.dentry,
+					  f2->f_path.dentry, a->arg1)
 		: -AF_E_INVAL)
 
 SEC("syscall")

@@ -5,24 +5,18 @@
 
 #include "lsm.h"
 
-/* Which of lsm_hooks.h's decisions to run. */
-enum af_lsm_test_hook {
-	AF_T_FILE_OPEN = 1, /* the struct file of fd */
-	AF_T_FILE_IOCTL,    /* fd; arg1 = cmd */
-	AF_T_MMAP,	    /* fd; arg1 = prot, arg2 = flags */
-	AF_T_MPROTECT,	    /* fd; arg1 = vm_flags, arg2 = prot */
-	AF_T_OBJECT,	    /* fd's dentry; op */
-	AF_T_NEW_ENTRY,	    /* fd's dentry stands for the new one; op */
-	AF_T_LINK,	    /* fd linked as fd2's name */
-	AF_T_RENAME,	    /* fd renamed to fd2's name; arg1 = flags */
-};
-
-/* ctx of run_hook. */
+/*
+ * ctx of the test_* programs, one per hook: fd's struct file or dentry,
+ * fd2's for link and rename (-1: none), op where the hook takes one, arg1
+ * and arg2 as the hook's other arguments (ioctl cmd; mmap prot, flags;
+ * mprotect vm_flags, prot; rename flags and the verdict of the program
+ * that ran before).
+ */
 struct af_lsm_test_args {
 	__s32 fd;
 	__s32 fd2;
-	__u32 hook;
 	__u32 op;
+	__u32 pad;
 	__u64 arg1;
 	__u64 arg2;
 	__u64 cgid;  /* out: the task's cgroup id at sandbox_cg_level */

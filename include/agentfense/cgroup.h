@@ -58,8 +58,11 @@ int cg_ctx_new(const struct cg_config *cfg, struct cg_ctx **out);
 void cg_ctx_free(struct cg_ctx *c);
 /* "unified" or "hybrid". */
 const char *cg_layout(const struct cg_ctx *c);
-/* Depth of sandbox cgroups below the v2 root (for
- * bpf_get_current_ancestor_cgroup_id). */
+/*
+ * Absolute depth of sandbox cgroups in the v2 hierarchy (for
+ * bpf_get_current_ancestor_cgroup_id), or -1 when it cannot be known (the
+ * daemon runs in a cgroup namespace): BPF programs must then not be used.
+ */
 int cg_sandbox_level(const struct cg_ctx *c);
 /* The sandbox cgroup's directory name ("<instance>-<id>"). */
 const char *cg_sandbox_name(const struct cg_sandbox *s);

@@ -5,6 +5,12 @@
  * (agentfense-init) holding the sandbox's mount, pid, ipc, uts, net and
  * cgroup namespaces; commands are forked by that init on request, so a
  * command costs about one fork+exec.
+ *
+ * The docker runtime (RUNTIME_TYPE_DOCKER) runs the same init, in guest
+ * mode, inside a container created through the Docker Engine API: the
+ * container provides the namespaces and the image's root file system, init
+ * adds /workspace and applies the same enforcement to every command, so
+ * exec, sessions, timeouts and limits behave alike in both runtimes.
  */
 #ifndef AGENTFENSE_RUNTIME_H
 #define AGENTFENSE_RUNTIME_H
@@ -25,6 +31,9 @@ struct rt_config {
 	const char *init_path;     /* agentfense-init binary */
 	uint64_t tmp_size_bytes;   /* size of each sandbox's /tmp tmpfs */
 	uint64_t max_delta_bytes;  /* cap on each sandbox's delta; 0: none */
+	/* Docker runtime: the Engine's socket (NULL: the default one). */
+	const char *docker_host;
+	const char *idle_path;     /* agentfense-idle, the containers' pid 1 */
 };
 
 int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out);
@@ -34,14 +43,27 @@ void rt_set_enforcer(struct rt_ctx *rt, struct enf_ctx *enf);
 const char *rt_cgroup_layout(const struct rt_ctx *rt);
 /* Depth of sandbox cgroups in the cgroup v2 hierarchy. */
 int rt_sandbox_level(const struct rt_ctx *rt);
-/* Remove what an earlier daemon left (cgroups, processes) except `keep`. */
+/* Remove what an earlier daemon left (cgroups, processes, containers). */
 int rt_reconcile(struct rt_ctx *rt);
+/*
+ * Can a docker sandbox start from image? 0, or with a message in err:
+ * -EHOSTDOWN when the Docker daemon is not reachable, -ENOTSUP when the
+ * runtime is not installed, -ENOENT when the image is not present,
+ * -EINVAL for a bad image reference.
+ */
+int rt_docker_check(struct rt_ctx *rt, const char *image, char *err,
+		    size_t errlen);
 /* 0 when the host can enforce l, else -EOPNOTSUPP with a reason in err. */
 int rt_check_limits(const struct rt_ctx *rt, const struct cg_limits *l,
 		    char *err, size_t errlen);
 
+enum rt_kind { RT_NAMESPACE = 0, RT_DOCKER };
+
 struct rt_start_opts {
+	enum rt_kind kind;
 	const char *id;            /* sandbox id, also its cgroup name */
+	const char *codebase_id;   /* for the container's labels */
+	const char *image;         /* RT_DOCKER: the container's image */
 	const char *snapshot_dir;  /* immutable codebase tree */
 	const char *hostname;
 	struct cg_limits limits;   /* zeros: none */

@@ -69,7 +69,15 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 	const struct api_config *cfg = registry_config(reg);
 	_cleanup_free_ char *snap = NULL;
 	struct rt_sandbox *rt = NULL;
-	struct rt_start_opts o = { .id = e->rec->id };
+	struct rt_start_opts o = {
+		.kind = e->rec->runtime ==
+					SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_DOCKER
+				? RT_DOCKER
+				: RT_NAMESPACE,
+		.id = e->rec->id,
+		.codebase_id = e->rec->codebase_id,
+		.image = e->rec->image,
+	};
 	struct af_matcher *m = NULL;
 	int r;
 

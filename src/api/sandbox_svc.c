@@ -9,6 +9,7 @@
 #include "agentfense/cleanup.h"
 #include "agentfense/log.h"
 #include "agentfense/policy.h"
+#include "agentfense/runtime.h"
 #include "agentfense/store.h"
 #include "agentfense/util.h"
 #include "convert.h"
@@ -17,6 +18,7 @@
 #include "svc.h"
 
 #define ST(x) SANDBOX__V1__SANDBOX_STATUS__SANDBOX_STATUS_##x
+#define RUNTIME(x) SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_##x
 #define MAX_RULES 4096
 #define MAX_LABELS 64
 
@@ -71,13 +73,9 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
 		snprintf(err, errlen, "codebase_id is required");
 		return -EINVAL;
 	}
-	if (req->runtime == SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_DOCKER) {
-		snprintf(err, errlen, "the docker runtime is not available on "
-				      "this server; use RUNTIME_TYPE_BWRAP");
-		return -EOPNOTSUPP;
-	}
 	if (req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_UNSPECIFIED &&
-	    req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_BWRAP) {
+	    req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_BWRAP &&
+	    req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_DOCKER) {
 		snprintf(err, errlen, "unknown runtime %d", req->runtime);
 		return -EINVAL;
 	}
@@ -96,6 +94,30 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * A docker sandbox needs a reachable Docker daemon holding its image: say
+ * so at creation rather than at start.
+ */
+static grpc_status_code check_docker(const struct api_config *cfg,
+				     const Sandbox__V1__CreateSandboxRequest *req,
+				     char *err, size_t errlen)
+{
+	if (req->runtime != RUNTIME(DOCKER))
+		return GRPC_STATUS_OK;
+	switch (rt_docker_check(cfg->rt, req->image, err, errlen)) {
+	case 0:
+		return GRPC_STATUS_OK;
+	case -EINVAL:
+		return GRPC_STATUS_INVALID_ARGUMENT;
+	case -ENOENT:
+		return GRPC_STATUS_FAILED_PRECONDITION;
+	case -ENOMEM:
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	default: /* not running, not installed, not answering */
+		return GRPC_STATUS_UNAVAILABLE;
+	}
 }
 
 /* The stored record: built on the stack, then deep-copied by pack+unpack. */
@@ -122,7 +144,8 @@ new_record(const Sandbox__V1__CreateSandboxRequest *req, const char *id,
 		conv_timestamp(&expires, now + (uint64_t)ttl * 1000000ull);
 		rec.expires_at = &expires;
 	}
-	rec.runtime = SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_BWRAP;
+	rec.runtime = req->runtime == RUNTIME(DOCKER) ? RUNTIME(DOCKER)
+						      : RUNTIME(BWRAP);
 	rec.image = req->image;
 	rec.resources = limits;
 	return (Sandbox__V1__Sandbox *)svc_clone(&rec.base,
@@ -140,6 +163,7 @@ static void create_sandbox(struct api_call *c)
 	Sandbox__V1__Sandbox *rec;
 	char id[AF_ID_MAX], err[512] = "";
 	size_t n_rules = 0;
+	grpc_status_code code;
 	int r;
 
 	if (!req)
@@ -155,6 +179,12 @@ static void create_sandbox(struct api_call *c)
 	if (r < 0) {
 		svc_rules_free(rules, n_rules);
 		api_call_finish(c, api_status_from_errno(r), "%s", err);
+		return;
+	}
+	code = check_docker(cfg, req, err, sizeof(err));
+	if (code != GRPC_STATUS_OK) {
+		svc_rules_free(rules, n_rules);
+		api_call_finish(c, code, "%s", err);
 		return;
 	}
 	af_id_new("sb_", id, sizeof(id));
@@ -253,6 +283,8 @@ static void start_sandbox(struct api_call *c)
 	else if (r < 0)
 		api_call_finish(c, r == -ENOMEM || r == -EAGAIN || r == -EMFILE
 					   ? GRPC_STATUS_RESOURCE_EXHAUSTED
+				   : r == -EHOSTDOWN
+					   ? GRPC_STATUS_UNAVAILABLE
 					   : GRPC_STATUS_FAILED_PRECONDITION,
 				"cannot start sandbox %s: %s", req->sandbox_id,
 				err[0] ? err : strerror(-r));

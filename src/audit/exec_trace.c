@@ -66,6 +66,12 @@ int audit_start(int sandbox_level, struct audit **out)
 	*out = NULL;
 	if (!a)
 		return -ENOMEM;
+	if (sandbox_level < 1) {
+		free(a);
+		log_warn("sandbox exec tracer unavailable: the depth of sandbox "
+			 "cgroups is unknown (cgroup namespace)");
+		return -ENOTSUP;
+	}
 	libbpf_set_print(libbpf_quiet);
 	a->skel = exec_trace__open();
 	if (!a->skel) {

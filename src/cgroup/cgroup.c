@@ -24,8 +24,28 @@ const char *cg_ctrl_name(enum cg_ctrl k)
 	return names[k];
 }
 
-/* The cgroup2 mount point from /proc/self/mountinfo. */
-static int find_cgroup2(char *out, size_t len)
+/*
+ * Depth of a mount's root in the cgroup2 hierarchy, from its mountinfo root
+ * field ("/" is the hierarchy's root). Only meaningful in the initial cgroup
+ * namespace, where that field is absolute: elsewhere -1 (unknown).
+ */
+static int root_depth(const char *root)
+{
+	struct stat st;
+	int depth = 0;
+
+	/* PROC_CGROUP_INIT_INO: the inode of the initial cgroup namespace. */
+	if (stat("/proc/self/ns/cgroup", &st) < 0 || st.st_ino != 0xEFFFFFFBu ||
+	    strstr(root, ".."))
+		return -1;
+	for (const char *p = root; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			depth++;
+	return depth;
+}
+
+/* The cgroup2 mount point from /proc/self/mountinfo, and its root's depth. */
+static int find_cgroup2(char *out, size_t len, int *depth)
 {
 	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096];
@@ -33,15 +53,16 @@ static int find_cgroup2(char *out, size_t len)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX];
+		char mnt[PATH_MAX], root[PATH_MAX];
 		char *sep = strstr(line, " - ");
 
 		if (!sep || strncmp(sep, " - cgroup2 ", 11) != 0)
 			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+		if (sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2)
 			continue;
 		if ((size_t)snprintf(out, len, "%s", mnt) >= len)
 			return -ENAMETOOLONG;
+		*depth = root_depth(root);
 		return 0;
 	}
 	return -ENOENT;
@@ -83,7 +104,8 @@ static int ctx_open(struct cg_ctx *c, const struct cg_config *cfg)
 			    ? -ENAMETOOLONG
 			    : 0;
 	else
-		r = find_cgroup2(c->v2_mount, sizeof(c->v2_mount));
+		r = find_cgroup2(c->v2_mount, sizeof(c->v2_mount),
+				 &c->root_depth);
 	if (r < 0)
 		return log_errno(r, "no cgroup2 mount found");
 	c->hybrid = strcmp(c->v2_mount, "/sys/fs/cgroup") != 0;
@@ -145,9 +167,8 @@ const char *cg_layout(const struct cg_ctx *c)
 
 int cg_sandbox_level(const struct cg_ctx *c)
 {
-	/* root (0) / agentfense (1) / <sandbox> (2), on an un-namespaced mount.
-	 */
-	return 2;
+	/* <mount root> / agentfense / <sandbox>; -1 when it cannot be known. */
+	return c->root_depth < 0 ? -1 : c->root_depth + 2;
 }
 
 int cg_check_limits(const struct cg_ctx *c, const struct cg_limits *l,

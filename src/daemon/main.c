@@ -52,6 +52,8 @@ struct options {
 	const char *unix_path;
 	const char *state_dir;
 	char init_path[PATH_MAX];
+	char idle_path[PATH_MAX];
+	const char *docker_host;
 	uint64_t default_timeout_ms;
 	uint64_t max_timeout_ms;
 	size_t max_output;
@@ -85,6 +87,13 @@ static void usage(FILE *f)
 		"  --max-running N      sandboxes running at once (default 256)\n"
 		"  --max-sessions N     active sessions in all (default 1024)\n"
 		"  --enforcer E         auto (default), bpf-lsm or landlock\n"
+		"  --docker-host URL    Docker Engine socket for docker "
+		"sandboxes (default\n"
+		"                       $DOCKER_HOST, else "
+		"unix:///var/run/docker.sock)\n"
+		"  --idle PATH          pid 1 of docker sandboxes (default: "
+		"agentfense-idle\n"
+		"                       beside this binary)\n"
 		"Sandbox limits (0: none; sizes take K, M, G suffixes):\n"
 		"  --default-memory B   memory limit when a sandbox asks for "
 		"none (default 0)\n"
@@ -102,7 +111,8 @@ static void usage(FILE *f)
 		"  -h, --help           this text\n");
 }
 
-static int default_init_path(char *out, size_t len)
+/* A helper program installed beside this binary. */
+static int default_helper_path(const char *name, char *out, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -110,8 +120,7 @@ static int default_init_path(char *out, size_t len)
 	if (n < 0)
 		return -errno;
 	self[n] = '\0';
-	if ((size_t)snprintf(out, len, "%s/agentfense-init", dirname(self)) >=
-	    len)
+	if ((size_t)snprintf(out, len, "%s/%s", dirname(self), name) >= len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -213,6 +222,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "tmp-size", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "enforcer", required_argument, NULL, 'e' },
+		{ "docker-host", required_argument, NULL, 'D' },
+		{ "idle", required_argument, NULL, 'I' },
 		{ "max-sandboxes", required_argument, NULL, 'S' },
 		{ "max-running", required_argument, NULL, 'R' },
 		{ "max-sessions", required_argument, NULL, 'E' },
@@ -242,8 +253,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			       .max_sessions = 1024,
 			       .lim = { .default_pids = 1024,
 					.max_delta = 1ull << 30 } };
-	if (default_init_path(o->init_path, sizeof(o->init_path)) < 0)
+	if (default_helper_path("agentfense-init", o->init_path,
+				sizeof(o->init_path)) < 0)
 		o->init_path[0] = '\0';
+	if (default_helper_path("agentfense-idle", o->idle_path,
+				sizeof(o->idle_path)) < 0)
+		o->idle_path[0] = '\0';
+	o->docker_host = getenv("DOCKER_HOST");
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -276,6 +292,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 						"auto, bpf-lsm or landlock\n");
 				return -EINVAL;
 			}
+			break;
+		case 'D':
+			o->docker_host = optarg;
+			break;
+		case 'I':
+			snprintf(o->idle_path, sizeof(o->idle_path), "%s", optarg);
 			break;
 		case 'S':
 			o->max_sandboxes = (unsigned)strtoul(optarg, NULL, 10);
@@ -408,6 +430,8 @@ int main(int argc, char **argv)
 	rcfg.init_path = o.init_path;
 	rcfg.tmp_size_bytes = o.tmp_size;
 	rcfg.max_delta_bytes = o.lim.max_delta;
+	rcfg.docker_host = o.docker_host;
+	rcfg.idle_path = o.idle_path;
 	r = store_open(&scfg, &store);
 	if (r == 0)
 		r = rt_ctx_new(&rcfg, &rt);

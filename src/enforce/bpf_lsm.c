@@ -97,7 +97,7 @@ static int select_programs(struct lsm *skel, char *reason, size_t len)
 			r = -EOPNOTSUPP;
 			break;
 		}
-		if (strcmp(hook, "inode_setattr"))
+		if (strcmp(hook, "inode_setattr") != 0)
 			continue;
 		t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
 		bpf_program__set_autoload(
@@ -115,6 +115,7 @@ static void explain(const char *what, int err, char *reason, size_t len)
 
 	if (af_read_file("/sys/kernel/security/lsm", &lsms, NULL) == 0 &&
 	    !strstr(lsms, "bpf")) {
+		lsms[strcspn(lsms, "\n")] = '\0';
 		snprintf(reason, len,
 			 "%s: %s; the BPF LSM is not active (LSMs: %.64s): "
 			 "boot with lsm=...,bpf",
@@ -176,7 +177,8 @@ static void *consume(void *arg)
 	return NULL;
 }
 
-static int pin_all(struct bpf_lsm *b)
+/* link-PROG for every attached program, map-MAP for the shared maps. */
+static int pin_all(struct bpf_lsm *b, char *reason, size_t len)
 {
 	const struct bpf_object_skeleton *s = b->skel->skeleton;
 	struct bpf_map *maps[] = { b->skel->maps.af_sandboxes,
@@ -186,30 +188,30 @@ static int pin_all(struct bpf_lsm *b)
 	int r;
 
 	r = lsm_pin_dir(b->pin_dir, sizeof(b->pin_dir));
-	if (r == 0)
-		r = lsm_pin_prepare(b->pin_dir, &b->mounted_bpffs);
+	if (r < 0) {
+		snprintf(reason, len, "naming the pin directory: %s",
+			 strerror(-r));
+		return r;
+	}
+	r = lsm_pin_prepare(b->pin_dir, &b->mounted_bpffs, reason, len);
 	if (r < 0)
 		return r;
 	b->pinned = true;
-	for (int i = 0; i < s->prog_cnt; i++) {
-		struct bpf_link *link = *s->progs[i].link;
-
-		if (!link)
-			continue;
+	for (int i = 0; i < s->prog_cnt && !r; i++) {
+		if (!*s->progs[i].link)
+			continue; /* not loaded on this kernel */
 		snprintf(path, sizeof(path), "%s/link-%s", b->pin_dir,
 			 s->progs[i].name);
-		r = bpf_link__pin(link, path);
-		if (r < 0)
-			return log_errno(r, "pinning %s", path);
+		r = bpf_link__pin(*s->progs[i].link, path);
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(maps) && !r; i++) {
 		snprintf(path, sizeof(path), "%s/map-%s", b->pin_dir,
 			 bpf_map__name(maps[i]));
 		r = bpf_map__pin(maps[i], path);
-		if (r < 0)
-			return log_errno(r, "pinning %s", path);
 	}
-	return 0;
+	if (r < 0)
+		snprintf(reason, len, "pinning %s: %s", path, strerror(-r));
+	return r;
 }
 
 /* Load, attach, pin, start the consumer: the steps of bpf_lsm_open. */
@@ -240,12 +242,9 @@ static int start(struct bpf_lsm *b, int level, char *reason, size_t len)
 		explain("attaching BPF LSM programs", r, reason, len);
 		return r;
 	}
-	r = pin_all(b);
-	if (r < 0) {
-		snprintf(reason, len, "pinning under %s: %s", AF_LSM_PIN_ROOT,
-			 strerror(-r));
+	r = pin_all(b, reason, len);
+	if (r < 0)
 		return r;
-	}
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.audit_events),
 				 on_event, b, NULL);
 	if (!b->rb) {
@@ -328,11 +327,8 @@ int bpf_lsm_reconcile(struct bpf_lsm *b)
 int bpf_lsm_install(struct bpf_lsm *b, uint64_t cgroup_id,
 		    const struct af_matcher *m, char *err, size_t errlen)
 {
-	int r = lsm_maps_install(&b->maps, cgroup_id, m, err, errlen);
-
-	if (r < 0)
-		log_err("bpf-lsm: %s", err);
-	return r;
+	/* err goes to the caller, who decides the sandbox cannot start. */
+	return lsm_maps_install(&b->maps, cgroup_id, m, err, errlen);
 }
 
 int bpf_lsm_set_workspace(struct bpf_lsm *b, uint64_t cgroup_id, uint64_t dev)

@@ -43,12 +43,12 @@ const char *lsm_op_name(unsigned int op);
  *
  * lsm_pin_dir: this process's directory name. lsm_pin_prepare: make sure
  * a bpffs is mounted at AF_LSM_BPFFS (*mounted says we mounted it) and
- * create dir. lsm_pin_remove: unpin everything in dir and remove it.
- * lsm_pin_release: remove the root if empty, unmount the bpffs if we
- * mounted it and nothing else is pinned there.
+ * create dir; err says which step failed. lsm_pin_remove: unpin everything in
+ * dir and remove it. lsm_pin_release: remove the root if empty, unmount the
+ * bpffs if we mounted it and nothing else is pinned there.
  */
 int lsm_pin_dir(char *buf, size_t len);
-int lsm_pin_prepare(const char *dir, bool *mounted);
+int lsm_pin_prepare(const char *dir, bool *mounted, char *err, size_t len);
 int lsm_pin_remove(const char *dir);
 void lsm_pin_release(bool mounted);
 /* Remove the directories of daemon instances that are gone; their count. */

@@ -27,6 +27,18 @@
 #include "bpf_lsm_internal.h"
 #include "lsm.h"
 
+/* A decimal number at s ending at end (or NUL). */
+static int parse_ull(const char *s, char end, unsigned long long *out)
+{
+	char *e;
+
+	errno = 0;
+	*out = strtoull(s, &e, 10);
+	if (errno || e == s || (*e != end && *e != '\0'))
+		return -EINVAL;
+	return 0;
+}
+
 /* Field 22 of /proc/PID/stat: start time in clock ticks after boot. */
 static int start_time(pid_t pid, unsigned long long *out)
 {
@@ -48,7 +60,7 @@ static int start_time(pid_t pid, unsigned long long *out)
 		if (!p)
 			return -EINVAL;
 	}
-	return sscanf(p + 1, "%llu", out) == 1 ? 0 : -EINVAL;
+	return parse_ull(p + 1, ' ', out);
 }
 
 int lsm_pin_dir(char *buf, size_t len)
@@ -70,22 +82,31 @@ static bool is_bpffs(const char *path)
 	return statfs(path, &s) == 0 && (long)s.f_type == (long)BPF_FS_MAGIC;
 }
 
-int lsm_pin_prepare(const char *dir, bool *mounted)
+int lsm_pin_prepare(const char *dir, bool *mounted, char *err, size_t len)
 {
+	const char *step = NULL;
+	int r;
+
 	*mounted = false;
 	if (!is_bpffs(AF_LSM_BPFFS)) {
 		if (mount("bpf", AF_LSM_BPFFS, "bpf",
 			  MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
-			return log_errno(-errno, "mounting a bpffs at %s",
-					 AF_LSM_BPFFS);
-		*mounted = true;
-		log_info("mounted a bpffs at %s", AF_LSM_BPFFS);
+			step = "mounting a bpffs at " AF_LSM_BPFFS;
+		else
+			*mounted = true;
 	}
-	if (mkdir(AF_LSM_PIN_ROOT, 0700) < 0 && errno != EEXIST)
-		return log_errno(-errno, "mkdir %s", AF_LSM_PIN_ROOT);
-	if (mkdir(dir, 0700) < 0)
-		return log_errno(-errno, "mkdir %s", dir);
-	return 0;
+	if (!step && mkdir(AF_LSM_PIN_ROOT, 0700) < 0 && errno != EEXIST)
+		step = "creating " AF_LSM_PIN_ROOT;
+	if (!step && mkdir(dir, 0700) < 0)
+		step = "creating the pin directory";
+	if (!step) {
+		if (*mounted)
+			log_info("mounted a bpffs at %s", AF_LSM_BPFFS);
+		return 0;
+	}
+	r = -errno;
+	snprintf(err, len, "%s: %s", step, strerror(-r));
+	return r;
 }
 
 int lsm_pin_remove(const char *dir)
@@ -136,13 +157,14 @@ void lsm_pin_release(bool mounted)
 /* Is "bpf-lsm-PID-START" a daemon instance that still runs? */
 static bool instance_alive(const char *name)
 {
-	unsigned long long start, now;
-	int pid;
+	const char *p = name + strlen(AF_LSM_PIN_PREFIX), *dash;
+	unsigned long long pid, start, now;
 
-	if (sscanf(name + strlen(AF_LSM_PIN_PREFIX), "%d-%llu", &pid, &start) !=
-	    2)
+	dash = strchr(p, '-');
+	if (!dash || parse_ull(p, '-', &pid) < 0 || pid > INT_MAX ||
+	    parse_ull(dash + 1, '\0', &start) < 0)
 		return false;
-	return start_time(pid, &now) == 0 && now == start;
+	return start_time((pid_t)pid, &now) == 0 && now == start;
 }
 
 int lsm_pin_reconcile(const char *own_dir)
@@ -157,7 +179,7 @@ int lsm_pin_reconcile(const char *own_dir)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, AF_LSM_PIN_PREFIX,
-			    strlen(AF_LSM_PIN_PREFIX)) ||
+			    strlen(AF_LSM_PIN_PREFIX)) != 0 ||
 		    (own && !strcmp(de->d_name, own + 1)))
 			continue;
 		if (instance_alive(de->d_name)) {

@@ -19,6 +19,7 @@ struct enf_ctx {
 	enum enf_kind kind;
 	struct bpf_lsm *lsm;
 	int landlock_abi;
+	char ll_why[128]; /* why Landlock is not offered */
 	char reason[512];
 	char report[1024];
 };
@@ -51,8 +52,8 @@ static void choose(struct enf_ctx *e, enum enf_mode mode, const char *lsm_why)
 			 e->landlock_abi, mode == ENF_MODE_AUTO ? " (auto)" : "");
 	} else {
 		e->kind = ENF_NONE;
-		snprintf(e->reason, sizeof(e->reason),
-			 "%s; Landlock is not available", lsm_why);
+		snprintf(e->reason, sizeof(e->reason), "%s; %s", lsm_why,
+			 e->ll_why);
 	}
 }
 
@@ -69,17 +70,30 @@ int enf_ctx_new(enum enf_mode mode, int sandbox_cg_level,
 		r = bpf_lsm_open(sandbox_cg_level, &e->lsm, lsm_why,
 				 sizeof(lsm_why));
 	e->landlock_abi = landlock_probe_abi();
-	snprintf(e->report, sizeof(e->report),
-		 "bpf-lsm: %s\nlandlock: %s (ABI %d)\n",
-		 e->lsm ? "available" : lsm_why,
-		 e->landlock_abi ? "available" : "unavailable", e->landlock_abi);
+	snprintf(e->ll_why, sizeof(e->ll_why), "Landlock is not enabled");
+	/*
+	 * Before ABI 3 (Linux 6.2) Landlock cannot refuse truncate(2): a
+	 * read-only file could be emptied. Not an enforcer we offer.
+	 */
+	if (e->landlock_abi && e->landlock_abi < 3) {
+		snprintf(e->ll_why, sizeof(e->ll_why),
+			 "Landlock ABI %d cannot control truncation (ABI 3, "
+			 "Linux 6.2, is needed)",
+			 e->landlock_abi);
+		e->landlock_abi = 0;
+	}
+	if (e->landlock_abi)
+		snprintf(e->ll_why, sizeof(e->ll_why), "available (ABI %d)",
+			 e->landlock_abi);
+	snprintf(e->report, sizeof(e->report), "bpf-lsm: %s\nlandlock: %s\n",
+		 e->lsm ? "available" : lsm_why, e->ll_why);
 	choose(e, mode, lsm_why);
 	if ((mode == ENF_MODE_BPF_LSM && e->kind != ENF_BPF_LSM) ||
 	    (mode == ENF_MODE_LANDLOCK && e->kind != ENF_LANDLOCK)) {
 		snprintf(reason, len, "%s enforcer unavailable: %s",
 			 mode == ENF_MODE_BPF_LSM ? "bpf-lsm" : "landlock",
 			 mode == ENF_MODE_BPF_LSM ? lsm_why
-						  : "Landlock is not enabled");
+						  : e->ll_why);
 		enf_ctx_free(e);
 		return r < 0 ? r : -ENOTSUP;
 	}

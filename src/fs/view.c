@@ -103,8 +103,14 @@ int fs_view_remove(const char *state_dir, const char *id)
 int fs_view_overlay_opts(const struct fs_view *v, char *buf, size_t len)
 {
 	const char *d = v->delta_image ? FS_DELTA_MOUNT "/" : "";
+	/*
+	 * redirect_dir: renaming a directory of the snapshot works (instead of
+	 * EXDEV). Safe here: the layers are the daemon's, and a sandbox has no
+	 * capability to write overlayfs' trusted.* xattrs.
+	 */
 	int n = snprintf(buf, len,
-			 "lowerdir=%slower,upperdir=%sdelta,workdir=%swork",
+			 "lowerdir=%slower,upperdir=%sdelta,workdir=%swork,"
+			 "redirect_dir=on",
 			 v->hidden ? "hide:" : "", d, d);
 
 	if (n < 0 || (size_t)n >= len)

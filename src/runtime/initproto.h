@@ -40,6 +40,12 @@ enum init_msg_type {
 #define INIT_CGROUP_V1_FD 5
 #define INIT_CGROUP_V1_MAX 3
 #define INIT_CONFIG_FIELDS 6
+/*
+ * Guest mode (`agentfense-init --guest`, the Docker runtime): a pidfd of
+ * the container's pid 1, whose namespaces init joins instead of building a
+ * root of its own; init exits when that process does.
+ */
+#define INIT_GUEST_FD (INIT_CGROUP_V1_FD + INIT_CGROUP_V1_MAX)
 
 /*
  * INIT_EXEC fds: these five, then up to INIT_EXEC_MAX_EXTRA more that the

@@ -12,6 +12,9 @@
 #include "agentfense/fs.h"
 #include "agentfense/runtime.h"
 
+struct docker_ctx;
+struct docker_box;
+
 struct rt_ctx {
 	char *state_dir;
 	char *init_path;
@@ -19,6 +22,8 @@ struct rt_ctx {
 	char *delta_template; /* image capped deltas start from; NULL: none */
 	struct cg_ctx *cg;
 	struct enf_ctx *enf; /* borrowed from the daemon */
+	char instance[9];    /* this daemon among others on the host */
+	struct docker_ctx *docker;
 };
 
 struct rt_sandbox {
@@ -36,7 +41,19 @@ struct rt_sandbox {
 	uint64_t workspace_dev;    /* st_dev of the sandbox's /workspace */
 	uint64_t memory_limit;    /* bytes, 0: none (for OOM messages) */
 	bool stopped;
+	struct docker_box *box;   /* docker runtime: the container */
+	int guest_pidfd;          /* its pid 1, whose namespaces init joins */
 };
+
+/* docker_sandbox.c: the docker runtime's steps of a sandbox's life. */
+int rt_docker_init(struct rt_ctx *rt, const struct rt_config *cfg);
+int rt_docker_reconcile(struct rt_ctx *rt);
+/* Start the container (after cgroups and rules, before init). */
+int docker_sandbox_prepare(struct rt_sandbox *sb, const struct rt_start_opts *o,
+			   char *err, size_t errlen);
+/* Remove the container (after every process of the sandbox is dead). */
+void docker_sandbox_remove(struct rt_sandbox *sb);
+void docker_sandbox_free(struct rt_sandbox *sb);
 
 /*
  * A command that ended by SIGKILL while the sandbox's OOM-kill counter

@@ -18,6 +18,7 @@
 #include "agentfense/log.h"
 #include "agentfense/policy.h"
 #include "agentfense/util.h"
+#include "docker.h"
 #include "initproto.h"
 #include "runtime_internal.h"
 
@@ -42,7 +43,6 @@ static const char *instance_name(const char *state_dir, char out[9])
 
 int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out)
 {
-	char inst[9];
 	_cleanup_free_ struct rt_ctx *rt = calloc(1, sizeof(*rt));
 	int r;
 
@@ -62,11 +62,14 @@ int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out)
 		    ? fs_delta_template(cfg->state_dir, cfg->max_delta_bytes,
 					&rt->delta_template)
 		    : 0;
+	instance_name(rt->state_dir, rt->instance);
 	if (r == 0)
-		r = cg_ctx_new(&(struct cg_config){ .instance = instance_name(
-						    rt->state_dir, inst) },
-		       &rt->cg);
+		r = cg_ctx_new(&(struct cg_config){ .instance = rt->instance },
+			       &rt->cg);
+	if (r == 0)
+		r = rt_docker_init(rt, cfg);
 	if (r < 0) {
+		cg_ctx_free(rt->cg);
 		free(rt->delta_template);
 		free(rt->state_dir);
 		free(rt->init_path);
@@ -81,6 +84,7 @@ void rt_ctx_free(struct rt_ctx *rt)
 	if (!rt)
 		return;
 	cg_ctx_free(rt->cg);
+	docker_ctx_free(rt->docker);
 	free(rt->delta_template);
 	free(rt->state_dir);
 	free(rt->init_path);
@@ -105,7 +109,10 @@ int rt_sandbox_level(const struct rt_ctx *rt)
 int rt_reconcile(struct rt_ctx *rt)
 {
 	/* No sandbox survives a daemon restart: their inits exit with us. */
-	return cg_reap_stale(rt->cg, NULL, NULL);
+	int r = cg_reap_stale(rt->cg, NULL, NULL);
+	int q = rt_docker_reconcile(rt);
+
+	return r ? r : q;
 }
 
 int rt_check_limits(const struct rt_ctx *rt, const struct cg_limits *l,
@@ -120,6 +127,7 @@ struct init_launch {
 	int ctl_fd, cg_fd;
 	int v1_fd[INIT_CGROUP_V1_MAX];
 	size_t n_v1;
+	int guest_fd; /* docker runtime: the container's pid 1, else -1 */
 	int err; /* errno of a failed execve, written by the child */
 };
 
@@ -136,6 +144,7 @@ static int init_child(void *arg)
 	int ctl = fcntl(l->ctl_fd, F_DUPFD, 16);
 	int cg = fcntl(l->cg_fd, F_DUPFD, 16);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int guest = l->guest_fd >= 0 ? fcntl(l->guest_fd, F_DUPFD, 16) : -1;
 	int v1[INIT_CGROUP_V1_MAX];
 
 	/* Lifted first so that the dup2s below cannot clobber each other. */
@@ -144,7 +153,9 @@ static int init_child(void *arg)
 			null = -1;
 	if (ctl < 0 || cg < 0 || null < 0 || dup2(null, 0) < 0 ||
 	    dup2(null, 1) < 0 || dup2(ctl, INIT_CTL_FD) < 0 ||
-	    dup2(cg, INIT_CGROUP_FD) < 0) {
+	    dup2(cg, INIT_CGROUP_FD) < 0 ||
+	    (l->guest_fd >= 0 &&
+	     (guest < 0 || dup2(guest, INIT_GUEST_FD) < 0))) {
 		l->err = errno ? errno : EBADF;
 		_exit(127);
 	}
@@ -217,19 +228,28 @@ static int send_config(struct rt_sandbox *sb)
 			    sb->plan.landlock_fd);
 }
 
+/*
+ * Init gets fresh namespaces, or in a docker sandbox joins the container's
+ * itself (guest mode).
+ */
 static int launch_init(struct rt_sandbox *sb, int ctl_child, char *err,
 		       size_t errlen)
 {
-	const int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
-			  CLONE_NEWUTS | CLONE_NEWNET | CLONE_VM | CLONE_VFORK |
-			  CLONE_PIDFD;
+	const int own_ns = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+			   CLONE_NEWUTS | CLONE_NEWNET;
+	const int flags = (sb->guest_pidfd >= 0 ? 0 : own_ns) | CLONE_VM |
+			  CLONE_VFORK | CLONE_PIDFD;
 	static char *const argv[] = { "agentfense-init", NULL };
+	static char *const guest_argv[] = { "agentfense-init", "--guest",
+					    NULL };
 	const size_t stack_len = 64 * 1024;
 	_cleanup_free_ char *stack = NULL;
 	struct init_launch l = { .path = sb->rt->init_path,
-				 .argv = argv,
+				 .argv = sb->guest_pidfd >= 0 ? guest_argv
+							      : argv,
 				 .ctl_fd = ctl_child,
-				 .cg_fd = cg_sandbox_dirfd(sb->cg) };
+				 .cg_fd = cg_sandbox_dirfd(sb->cg),
+				 .guest_fd = sb->guest_pidfd };
 	int pidfd = -1, r;
 
 	_Static_assert(INIT_CGROUP_V1_MAX >= CG_V1_MAX, "v1 fd range");
@@ -297,6 +317,7 @@ static void sandbox_release(struct rt_sandbox *sb)
 	if (sb->init_pidfd >= 0)
 		close(sb->init_pidfd);
 	cg_sandbox_free(sb->cg);
+	docker_sandbox_free(sb);
 	fs_view_clear(&sb->view);
 	enf_plan_clear(&sb->plan);
 	pthread_mutex_destroy(&sb->ctl_lock);
@@ -354,7 +375,7 @@ int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 	if (!sb)
 		return -ENOMEM;
 	sb->rt = rt;
-	sb->ctl_fd = sb->init_pidfd = -1;
+	sb->ctl_fd = sb->init_pidfd = sb->guest_pidfd = -1;
 	pthread_mutex_init(&sb->ctl_lock, NULL);
 	sb->id = strdup(o->id);
 	if (!sb->id) {
@@ -378,6 +399,8 @@ int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 	sb->memory_limit = o->limits.memory_bytes;
 	/* Rules in place before the sandbox's first process exists. */
 	r = prepare_enforcer(sb, o, err, errlen);
+	if (r == 0 && o->kind == RT_DOCKER)
+		r = docker_sandbox_prepare(sb, o, err, errlen);
 	if (r < 0)
 		goto fail;
 	r = sockpair(sv);
@@ -394,9 +417,9 @@ int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 					      sb->workspace_dev);
 	if (r < 0)
 		goto fail;
-	log_info("sandbox %s started (init pid %d, cgroup id %llu, %s, "
+	log_info("sandbox %s started (%s, init pid %d, cgroup id %llu, %s, "
 		 "%zu hidden)",
-		 o->id, sb->init_pid, (unsigned long long)cg_sandbox_id(sb->cg),
+		 o->id, sb->box ? "docker" : "namespaces", sb->init_pid, (unsigned long long)cg_sandbox_id(sb->cg),
 		 sb->enforced ? enf_name(rt->enf) : "unrestricted",
 		 sb->view.hidden);
 	*out = sb;
@@ -433,6 +456,7 @@ int rt_sandbox_stop(struct rt_sandbox *sb)
 		       errno == EINTR)
 			;
 	}
+	docker_sandbox_remove(sb);
 	return r;
 }
 

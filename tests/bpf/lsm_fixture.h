@@ -224,7 +224,10 @@ static inline void fx_ws_teardown(struct fx_ws *w)
 static inline void fx_path(const struct fx_ws *w, const char *rel, char *out,
 			   size_t len)
 {
-	snprintf(out, len, "%s%s", w->ws, strcmp(rel, "/") ? rel : "");
+	int n = snprintf(out, len, "%s%s", w->ws, strcmp(rel, "/") ? rel : "");
+
+	if (n < 0 || (size_t)n >= len)
+		out[0] = '\0'; /* no such path: the caller's call fails */
 }
 
 /*

@@ -145,7 +145,7 @@ static int dead_pid(void)
 
 static void test_pins(void)
 {
-	char own[PATH_MAX], stale[PATH_MAX], live[PATH_MAX], *stat1;
+	char own[PATH_MAX], stale[PATH_MAX], live[PATH_MAX], err[256], *stat1;
 	unsigned long long start1 = 0;
 	bool mounted = false;
 	const char *p;
@@ -160,7 +160,8 @@ static void test_pins(void)
 	ASSERT_OK(lsm_pin_dir(own, sizeof(own)), "pin dir name");
 	ASSERT_TRUE(strstr(own, AF_LSM_PIN_ROOT "/" AF_LSM_PIN_PREFIX),
 		    "pin dir under the root");
-	if (!ASSERT_OK(lsm_pin_prepare(own, &mounted), "prepare"))
+	if (!ASSERT_OK(lsm_pin_prepare(own, &mounted, err, sizeof(err)),
+		       "prepare"))
 		return;
 	ASSERT_TRUE(mounted && is_bpffs(AF_LSM_BPFFS), "a bpffs was mounted");
 	/* A stale instance and a live one (pid 1 with its start time). */

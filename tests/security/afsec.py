@@ -33,8 +33,11 @@ class Resources:
     """Codebases and sandboxes created through one client, removed at the end
     (sandboxes first)."""
 
-    def __init__(self, client: af.SandboxClient) -> None:
+    def __init__(self, client: af.SandboxClient,
+                 runtime_args: Optional[Mapping[str, object]] = None) -> None:
         self.client = client
+        # runtime= and image= for every sandbox (the Docker runtime's run).
+        self.runtime_args = dict(runtime_args or {})
         self.codebases: List[str] = []
         self.sandboxes: List[str] = []
 
@@ -48,7 +51,7 @@ class Resources:
     def sandbox(self, codebase_id: str, permissions: Sequence[af.PermissionRule] = (),
                 preset: Optional[str] = None) -> af.SandboxInfo:
         sb = self.client.create_sandbox(codebase_id, permissions=list(permissions),
-                                        preset=preset)
+                                        preset=preset, **self.runtime_args)
         self.sandboxes.append(sb.id)
         return self.client.start_sandbox(sb.id)
 

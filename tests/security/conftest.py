@@ -5,10 +5,17 @@ The daemon is either started here, like the e2e suite's (tests/e2e/afe2e.py),
 with --enforcer taken from the pytest option --enforcer or the environment
 variable AF_SECURITY_ENFORCER (auto, bpf-lsm or landlock; default auto), or,
 when AF_SECURITY_ENDPOINT is set, an existing daemon at that endpoint (for
-instance one started inside the VM by tests/security/vm-run).  The tests read
+instance one started inside the VM by hand).  AF_SECURITY_DAEMON_ARGS adds
+options to the daemon started here (tests/security/vm-run uses it).  The tests read
 which enforcer runs from the Health RPC and expect that enforcer's documented
 behaviour; an explicitly requested enforcer that is not the one running is a
 failure, not a skip.
+
+The runtime is the namespace runtime unless the pytest option --runtime or
+AF_SECURITY_RUNTIME says docker: then a private dockerd is started for the
+session (tests/e2e/afdocker.py), the test image is imported, the daemon gets
+--docker-host, and every sandbox is created with runtime=DOCKER from that
+image (an external daemon must have been started with a Docker host).
 """
 
 import os
@@ -26,18 +33,32 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 import pytest  # noqa: E402
 
+import afdocker  # noqa: E402
 import afe2e  # noqa: E402
 import afsec  # noqa: E402
 import agentfense as af  # noqa: E402
 
 ENFORCER_CHOICES = ("auto", "bpf-lsm", "landlock")
+RUNTIME_CHOICES = ("namespace", "docker")
 DAEMON_KEY = pytest.StashKey()
+HEALTH_KEY = pytest.StashKey()
 
 
 def pytest_addoption(parser):
     parser.addoption("--enforcer", choices=ENFORCER_CHOICES, default=None,
                      help="enforcer of the daemon the security suites start "
                           "(default: $AF_SECURITY_ENFORCER or auto)")
+    parser.addoption("--runtime", choices=RUNTIME_CHOICES, default=None,
+                     help="runtime of the sandboxes the suites create "
+                          "(default: $AF_SECURITY_RUNTIME or namespace)")
+
+
+def _requested_runtime(config) -> str:
+    value = config.getoption("--runtime", default=None) or \
+        os.environ.get("AF_SECURITY_RUNTIME", "namespace")
+    if value not in RUNTIME_CHOICES:
+        raise pytest.UsageError(f"AF_SECURITY_RUNTIME={value}: not one of {RUNTIME_CHOICES}")
+    return value
 
 
 def _requested_enforcer(config) -> str:
@@ -49,12 +70,16 @@ def _requested_enforcer(config) -> str:
 
 
 class SecurityDaemon(afe2e.Daemon):
-    def __init__(self, enforcer: str) -> None:
+    def __init__(self, enforcer: str, docker_host=None) -> None:
         super().__init__()
         self.enforcer = enforcer
+        self.docker_host = docker_host
 
     def command(self):
-        return super().command() + [f"--enforcer={self.enforcer}"]
+        extra = os.environ.get("AF_SECURITY_DAEMON_ARGS", "").split()
+        if self.docker_host:
+            extra += ["--docker-host", self.docker_host]
+        return super().command() + [f"--enforcer={self.enforcer}", *extra]
 
 
 class ExternalDaemon:
@@ -89,7 +114,32 @@ def _leftovers(d: afe2e.Daemon, sandbox_ids) -> dict:
 
 
 @pytest.fixture(scope="session")
-def daemon(request):
+def dockerd(request):
+    """A private dockerd holding the test image, for the docker runtime."""
+    if _requested_runtime(request.config) != "docker" or \
+            os.environ.get("AF_SECURITY_ENDPOINT") or _skip_reason():
+        yield None
+        return
+    reason = afdocker.ensure_installed()
+    if reason:
+        pytest.skip(reason)
+    d = afdocker.DockerDaemon().start()
+    try:
+        d.import_image()
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture(scope="session")
+def runtime_args(request) -> dict:
+    if _requested_runtime(request.config) == "docker":
+        return {"runtime": af.RuntimeType.DOCKER, "image": afdocker.IMAGE}
+    return {}
+
+
+@pytest.fixture(scope="session")
+def daemon(request, dockerd):
     endpoint = os.environ.get("AF_SECURITY_ENDPOINT")
     if endpoint:
         yield ExternalDaemon(endpoint)
@@ -100,7 +150,8 @@ def daemon(request):
     if afe2e.other_daemons():
         warnings.warn("other agentfensed processes are running; daemons share the "
                       "host's agentfense cgroup subtree and may disturb each other")
-    d = SecurityDaemon(_requested_enforcer(request.config))
+    d = SecurityDaemon(_requested_enforcer(request.config),
+                       docker_host=dockerd.host if dockerd else None)
     try:
         d.start()
     except BaseException:
@@ -132,6 +183,7 @@ def enforcer(daemon, request) -> str:
     with af.SandboxClient(daemon.endpoint) as c:
         health = c.health()
     requested = _requested_enforcer(request.config)
+    request.config.stash[HEALTH_KEY] = health
     if health.enforcer not in afsec.ENFORCERS:
         pytest.fail(f"the daemon runs no enforcer ({health.enforcer}: "
                     f"{health.enforcer_reason}); nothing to test")
@@ -148,9 +200,9 @@ def session_client(daemon):
 
 
 @pytest.fixture(scope="module")
-def module_res(session_client):
+def module_res(session_client, runtime_args):
     """Resources shared by a module's tests (one sandbox runs many cases)."""
-    r = afsec.Resources(session_client)
+    r = afsec.Resources(session_client, runtime_args)
     yield r
     r.cleanup()
 
@@ -159,7 +211,16 @@ def pytest_report_header(config):
     endpoint = os.environ.get("AF_SECURITY_ENDPOINT")
     where = f"external daemon at {endpoint}" if endpoint else \
         f"daemon {afe2e.daemon_binary()}"
-    return f"security suites: {where}, enforcer requested: {_requested_enforcer(config)}"
+    return (f"security suites: {where}, enforcer requested: {_requested_enforcer(config)}, "
+            f"runtime: {_requested_runtime(config)}")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Say which enforcer the results are about, and why it was chosen."""
+    health = config.stash.get(HEALTH_KEY, None)
+    if health is not None:
+        terminalreporter.write_line(f"security suites ran against the {health.enforcer} "
+                                    f"enforcer: {health.enforcer_reason}")
 
 
 @pytest.hookimpl(hookwrapper=True)

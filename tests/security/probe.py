@@ -65,10 +65,21 @@ def p(path: str) -> str:
     return path
 
 
-def with_exists(res: str, path: str) -> str:
-    if res != "ok" and os.path.lexists(path):
-        return res + "+exists"
+def creating(fn, path: str, *args) -> str:
+    """Run a call that creates path; "+exists" if it failed but path is
+    there now and was not before."""
+    existed = os.path.lexists(path)
+    res = outcome(fn, *args)
+    if res != "ok" and not existed and os.path.lexists(path):
+        res += "+exists"
     return res
+
+
+def size_of(path: str):
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return None
 
 
 # -- the permission table's operations -------------------------------------
@@ -87,7 +98,7 @@ def op_listed(path):
 
 
 def op_readdir(path):
-    """opendir + readdir; "ok" only if every child the snapshot holds is listed."""
+    """opendir + readdir: "ok" when it lists entries, "ok-empty" when none."""
     try:
         names = os.listdir(p(path))
     except OSError as e:
@@ -100,10 +111,16 @@ def _open_close(path, flags, mode=0o644):
 
 
 def op_open(path, flags):
+    """open(); a refused O_TRUNC that still shortened the file adds
+    "+truncated"."""
     flag = {"r": os.O_RDONLY, "w": os.O_WRONLY, "rw": os.O_RDWR,
             "rtrunc": os.O_RDONLY | os.O_TRUNC, "wtrunc": os.O_WRONLY | os.O_TRUNC,
             "path": os.O_PATH, "dir": os.O_RDONLY | os.O_DIRECTORY}[flags]
-    return outcome(_open_close, p(path), flag)
+    before = size_of(p(path))
+    res = outcome(_open_close, p(path), flag)
+    if res != "ok" and before != size_of(p(path)):
+        res += "+truncated"
+    return res
 
 
 def op_read(path):
@@ -124,27 +141,31 @@ def op_size(path):
 
 def op_creat(path):
     full = p(path)
-    return with_exists(
-        outcome(_open_close, full, os.O_WRONLY | os.O_CREAT | os.O_EXCL), full)
+    return creating(_open_close, full, full, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 
 
 def op_write_new(path, text="new\n"):
-    """Create (or replace the content of) a file and write to it."""
+    """Create (or replace the content of) a file and write text to it; a
+    list is joined, so that a marker need not appear whole in the case list
+    (which a search of /proc would find in our environment)."""
+    if isinstance(text, list):
+        text = "".join(text)
+
     def go():
         fd = os.open(p(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             os.write(fd, text.encode())
         finally:
             os.close(fd)
-    return with_exists(outcome(go), p(path))
+    return creating(go, p(path))
 
 
 def op_mkdir(path):
-    return with_exists(outcome(os.mkdir, p(path)), p(path))
+    return creating(os.mkdir, p(path), p(path))
 
 
 def op_symlink(target, path):
-    return with_exists(outcome(os.symlink, target, p(path)), p(path))
+    return creating(os.symlink, p(path), target, p(path))
 
 
 def op_unlink(path):
@@ -167,7 +188,7 @@ def op_rmdir(path):
 
 
 def op_rename(src, dst):
-    return with_exists(outcome(os.rename, p(src), p(dst)), p(dst))
+    return creating(os.rename, p(dst), p(src), p(dst))
 
 
 def op_renameat2(src, dst, how):
@@ -178,7 +199,7 @@ def op_renameat2(src, dst, how):
 
 
 def op_link(src, dst):
-    return with_exists(outcome(os.link, p(src), p(dst)), p(dst))
+    return creating(os.link, p(dst), p(src), p(dst))
 
 
 def op_symlink_open(target, link):
@@ -206,7 +227,11 @@ def op_setxattr(path):
 
 
 def op_truncate(path, length=0):
-    return outcome(os.truncate, p(path), length)
+    before = size_of(p(path))
+    res = outcome(os.truncate, p(path), length)
+    if res != "ok" and before != size_of(p(path)):
+        res += "+truncated"
+    return res
 
 
 def op_exec(path):
@@ -223,20 +248,6 @@ def op_exec(path):
         if os.strerror(e) in err:
             return ename(e)
     return f"exit {r.returncode}: {err.strip()[:200]}"
-
-
-def op_exec_direct(path):
-    """execve() the file itself (after chmod +x where that is allowed)."""
-    full = p(path)
-    try:
-        os.chmod(full, 0o755)
-    except OSError:
-        pass
-    try:
-        r = subprocess.run([full], capture_output=True, timeout=20)
-    except OSError as e:
-        return ename(e.errno)
-    return "ok" if r.returncode == 0 else f"exit {r.returncode}"
 
 
 def op_mmap_write(path):
@@ -364,13 +375,15 @@ def op_own_fds():
     return ",".join(str(n) for n in names[:-1] if n > 2) or "0-2 only"
 
 
-def op_environ_has(pid, needle):
+def op_environ_has(pid, name):
+    """Whether process pid has an environment variable `name`."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
-            data = f.read()
+            entries = f.read().split(b"\0")
     except OSError as e:
         return ename(e.errno)
-    return "found" if needle.encode() in data else "absent"
+    prefix = name.encode() + b"="
+    return "found" if any(e.startswith(prefix) for e in entries) else "absent"
 
 
 def op_io_uring_openat(path, flags):
@@ -478,6 +491,10 @@ def op_deep_create(base, depth, name_len, leaf):
     with *at calls (so no single path argument is long), then create a file
     at the bottom; reports the mkdir or the create outcome and the total
     path length reached."""
+    try:
+        os.mkdir(p(base))
+    except OSError as e:
+        return f"mkdir base {ename(e.errno)}"
     fd = os.open(p(base), os.O_RDONLY | os.O_DIRECTORY)
     total = len(p(base))
     try:
@@ -528,11 +545,22 @@ def op_long_path(path_len):
 
 
 def op_grep(pattern, *roots):
-    """grep -r for a regex below roots; the matching files, or "nothing"."""
-    r = subprocess.run(["grep", "-rlsE", "--", pattern, *roots],
+    """grep -r for a regex below roots; the matching files, or "nothing".
+    /proc/*/pagemap is skipped: it reads as one entry per page of the whole
+    address space (hundreds of GiB of page frame numbers, no file data)."""
+    r = subprocess.run(["grep", "-rlsE", "--exclude=pagemap", "--", pattern, *roots],
                        capture_output=True, timeout=600)
     found = r.stdout.decode(errors="replace").split()
     return "nothing" if not found else "found in " + " ".join(found[:20])
+
+
+def op_grep_root(pattern, *skip):
+    """op_grep over every top-level directory of / but those in skip.  The
+    symlinks there (/bin -> usr/bin on a merged-/usr host) are not
+    followed, as grep -r does not follow them below the top."""
+    roots = sorted(e.path for e in os.scandir("/")
+                   if e.name not in skip and e.is_dir(follow_symlinks=False))
+    return op_grep(pattern, *roots)
 
 
 def op_find_names(root, *names):

@@ -15,6 +15,7 @@ P/t* and everything below it LEVEL; P itself and the rest of its content
 get, by CONTEXT:
   own  LEVEL (read for none: a none entry needs a visible parent);
   inw  write: the entry is in a write directory;
+  inr  read: the entry is in a read-only directory;
   wrd  write, and P also holds a read-only subdirectory P/rod/;
   wrf  write, and P also holds a read-only file P/rof.
 The bpf-lsm enforcer decides by the entry's own level, so all contexts read
@@ -39,9 +40,11 @@ TABLE = {
     "stat":         (ENOENT, OK, OK, OK),
     # opendir + readdir of a directory
     "readdir":      (ENOENT, OK, OK, OK),
+    # anything below a none directory (stat of the directory's child)
+    "stat_below":   (ENOENT, OK, OK, OK),
     # open O_RDONLY / exec / mmap
     "open_read":    (ENOENT, EACCES, OK, OK),
-    "exec":         (ENOENT, EACCES, OK, OK),
+    "exec":         (ENOENT, EACCES, OK, OK),      # through ld.so: files are 0644
     "symlink_open": (ENOENT, EACCES, OK, OK),   # through a symlink made in /dst
     # open for write, O_TRUNC, truncate(2), chmod; a shared writable mapping
     "open_write":   (ENOENT, EACCES, EACCES, OK),
@@ -65,47 +68,42 @@ TABLE = {
     "link_in":      (EACCES, EACCES, EACCES, OK),
 }
 OPS = tuple(TABLE)
-CONTEXTS = ("own", "inw", "wrd", "wrf")
+CONTEXTS = ("own", "inw", "inr", "wrd", "wrf")
 
 # Where landlock differs: (context, level, op) -> (outcome, reason); each
 # reason is explained under its name in docs/security-model.md, "Landlock
 # mode differences".
 VR, NVR = ("view", "read"), ("none", "view", "read")
-NEW_ENTRY = ("mkdir", "symlink", "rename_in", "link_in")
+NEW_ENTRY = ("creat", "mkdir", "symlink", "rename_in", "link_in")
+CHANGE_DIR = (*NEW_ENTRY, "unlink", "rmdir", "rename_out", "rename_dir")
 LANDLOCK = {
     # Metadata changes are not Landlock access rights.
     **{(c, lv, "chmod"): (OK, "landlock-metadata") for c in CONTEXTS for lv in VR},
-    # Refusals of Landlock's REFER check (the link or moved file would gain
-    # rights at its new place) fail with EXDEV.
+    # Landlock's REFER check refuses a link that would give the file more
+    # rights at its new place with EXDEV.
     **{(c, lv, "link"): (EXDEV, "landlock-exdev") for c in CONTEXTS for lv in VR},
-    **{(c, lv, "rename_out"): (EXDEV, "landlock-exdev") for c in ("inw", "wrf") for lv in VR},
     # A new entry gets its directory's rights, whatever its own path's level.
-    **{(c, lv, op): (OK, "landlock-inherit")
-       for c in ("inw", "wrf") for lv in NVR for op in NEW_ENTRY},
-    **{("inw", lv, "creat"): (OK, "landlock-inherit") for lv in NVR},
-    # Removing and renaming are decided by the directories involved, not by
-    # the entry or what a moved directory holds.
-    **{(c, lv, "unlink"): (OK, "landlock-parent") for c in ("inw", "wrf") for lv in VR},
-    **{(c, "write", "rename_dir_protected"): (EXDEV, "landlock-parent")
-       for c in ("own", "inw", "wrf")},
-    # A directory's rights cover its whole subtree: a read-only subdirectory
-    # takes create and remove from a write directory, a read-only file takes
-    # writing new files.
-    **{("wrd", "write", op): (EACCES, "landlock-subtree")
-       for op in ("creat", *NEW_ENTRY, "unlink", "rmdir", "rename_out", "rename_dir")},
-    ("wrd", "write", "link"): (EXDEV, "landlock-subtree"),
-    ("wrf", "write", "creat"): (EACCES, "landlock-subtree"),
+    **{("inw", lv, op): (OK, "landlock-inherit") for lv in NVR for op in NEW_ENTRY},
+    # Creating, removing and renaming are decided by the directory: a read
+    # one allows none of them, even for an entry that is itself write.
+    **{("inr", "write", op): (EACCES, "landlock-parent") for op in CHANGE_DIR},
+    ("inr", "write", "link"): (EXDEV, "landlock-parent"),
+    # A write directory that holds anything not write (a read-only
+    # subdirectory or file) cannot be given create and remove rights.
+    **{(c, "write", op): (EACCES, "landlock-subtree") for c in ("wrd", "wrf")
+       for op in CHANGE_DIR},
+    **{(c, "write", "link"): (EXDEV, "landlock-subtree") for c in ("wrd", "wrf")},
 }
 
 # What the target of each operation is.
-DIR_OPS = {"readdir", "rmdir", "rename_dir", "rename_dir_protected"}
+DIR_OPS = {"readdir", "stat_below", "rmdir", "rename_dir", "rename_dir_protected"}
 CREATE_OPS = {"creat", "mkdir", "symlink", "rename_in", "link_in"}
 
 
 def parent_level(ctx: str, level: str) -> str:
-    if ctx != "own":
-        return "write"
-    return "read" if level == "none" else level
+    if ctx == "own":
+        return "read" if level == "none" else level
+    return "read" if ctx == "inr" else "write"
 
 
 def case_dir(ctx, level, op):
@@ -157,7 +155,8 @@ def probe_case(ctx, level, op):
     dst = ws(f"/dst/{t}")
     args = {
         "listed": ("listed", target), "stat": ("stat", target),
-        "readdir": ("readdir", target), "open_read": ("open", target, "r"),
+        "readdir": ("readdir", target), "stat_below": ("stat", target + "/c"),
+        "open_read": ("open", target, "r"),
         "exec": ("exec", target), "symlink_open": ("symlink_open", target, dst),
         "open_write": ("open", target, "w"), "o_trunc": ("open", target, "rtrunc"),
         "truncate": ("truncate", target), "chmod": ("chmod", target),
@@ -212,7 +211,8 @@ def outcomes(module_res, enforcer):
 def test_cell(outcomes, enforcer, ctx, level, op):
     want, why = expected(enforcer, ctx, level, op)
     got = outcomes[tag(ctx, level, op)]
-    assert got == want, f"{enforcer}: {op} on a {level} entry ({ctx}): expected {want} ({why}), got {got}"
+    assert got == want, \
+        f"{enforcer}: {op} on a {level} entry ({ctx}): expected {want} ({why}), got {got}"
 
 
 def test_landlock_differences_are_documented():

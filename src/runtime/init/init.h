@@ -16,10 +16,22 @@ struct init_opts {
 	const char *delta_image; /* relative to dir; "" when uncapped */
 	unsigned v1_cgroups;     /* bit i: fd INIT_CGROUP_V1_FD + i to join */
 	int landlock_fd;      /* plan memfd, or -1 (no Landlock) */
+	int guest_fd;         /* guest mode: the container's pid 1, else -1 */
 };
 
 /* Build the sandbox root and pivot into it. err gets a reason on failure. */
 int rootfs_setup(const struct init_opts *o, char *err, size_t errlen);
+/*
+ * Mount the workspace overlay at root/workspace (cwd becomes the sandbox
+ * dir; the layers are bound there first, so no host path shows).
+ */
+int mount_workspace(const struct init_opts *o, const char *root, char *err,
+		    size_t len);
+/*
+ * Guest mode: join the container of o->guest_fd and mount the workspace
+ * in it (instead of rootfs_setup).
+ */
+int guest_setup(const struct init_opts *o, char *err, size_t len);
 /* Drop every capability for good (bounding set, securebits, ambient). */
 int drop_privileges(char *err, size_t errlen);
 /* Loop-mount the capped delta's image at dir/FS_DELTA_MOUNT (cwd: dir). */

@@ -6,12 +6,18 @@
  * capability, reports ready, then forks commands on request and reports
  * their exit statuses. It exits when the daemon closes the control socket,
  * which tears down the whole pid namespace.
+ *
+ * In guest mode (--guest, the Docker runtime) it joins a container's
+ * namespaces instead of creating its own (see guest.c): it is then not
+ * pid 1, its commands are born in the container's pid namespace, and it
+ * exits when the container's pid 1 does.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +104,7 @@ static int read_config(struct init_opts *o, char *buf, size_t size)
 				 .tmp_size = strtoull(f[4], NULL, 10),
 				 .delta_image = f[5] };
 	o->landlock_fd = config_fd(&mh);
+	o->guest_fd = -1;
 	return 0;
 }
 
@@ -156,24 +163,10 @@ static int enter_cgroup(const struct init_opts *o, char *err, size_t len)
 	return 0;
 }
 
-static int setup(const struct init_opts *o, int *ruleset, char *err,
-		 size_t len)
+/* Inside the sandbox's root, in either mode. */
+static int finish_setup(const struct init_opts *o, int *ruleset, char *err,
+			size_t len)
 {
-	/* Commands run under this filter; without it none may run at all. */
-	if (af_seccomp_prepare(EPERM, err, len) < 0)
-		return -1;
-	if (enter_cgroup(o, err, len) < 0)
-		return -1;
-	if (rootfs_setup(o, err, len) < 0)
-		return -1;
-	if (sethostname(o->hostname, strlen(o->hostname)) < 0) {
-		snprintf(err, len, "sethostname: %s", strerror(errno));
-		return -1;
-	}
-	if (loopback_up() < 0) {
-		snprintf(err, len, "loopback: %s", strerror(errno));
-		return -1;
-	}
 	/* Commands must not be able to ptrace or read us through /proc. */
 	if (prctl(PR_SET_DUMPABLE, 0) < 0) {
 		snprintf(err, len, "dumpable: %s", strerror(errno));
@@ -190,7 +183,34 @@ static int setup(const struct init_opts *o, int *ruleset, char *err,
 	return drop_privileges(err, len);
 }
 
-static int serve(int ctl, int ruleset)
+static int setup(const struct init_opts *o, int *ruleset, char *err,
+		 size_t len)
+{
+	/* Commands run under this filter; without it none may run at all. */
+	if (af_seccomp_prepare(EPERM, err, len) < 0)
+		return -1;
+	if (enter_cgroup(o, err, len) < 0)
+		return -1;
+	if (o->guest_fd >= 0) {
+		if (guest_setup(o, err, len) < 0)
+			return -1;
+		return finish_setup(o, ruleset, err, len);
+	}
+	if (rootfs_setup(o, err, len) < 0)
+		return -1;
+	if (sethostname(o->hostname, strlen(o->hostname)) < 0) {
+		snprintf(err, len, "sethostname: %s", strerror(errno));
+		return -1;
+	}
+	if (loopback_up() < 0) {
+		snprintf(err, len, "loopback: %s", strerror(errno));
+		return -1;
+	}
+	return finish_setup(o, ruleset, err, len);
+}
+
+/* watch: a pidfd whose exit ends the sandbox (guest mode), or -1. */
+static int serve(int ctl, int ruleset, int watch)
 {
 	sigset_t set;
 	int sfd;
@@ -206,10 +226,11 @@ static int serve(int ctl, int ruleset)
 		return -ENOMEM;
 	sp.landlock_fd = ruleset;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = ctl, .events = POLLIN },
-				       { .fd = sfd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = ctl, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN },
+				       { .fd = watch, .events = POLLIN } };
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -227,11 +248,14 @@ static int serve(int ctl, int ruleset)
 		} else if (p[0].revents & (POLLHUP | POLLERR)) {
 			return 0;
 		}
+		if (p[2].revents)
+			return 0; /* the container is gone */
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool guest = argc > 1 && !strcmp(argv[1], "--guest");
 	static char config[sizeof(struct init_msg) + 3 * 4096 + 128];
 	struct init_opts o;
 	struct stat ws;
@@ -240,8 +264,7 @@ int main(void)
 	unsigned v1_cgroups;
 
 	/* Whatever the daemon had open beyond our two fds stays outside. */
-	syscall(SYS_close_range, INIT_CGROUP_V1_FD + INIT_CGROUP_V1_MAX, ~0U,
-		0);
+	syscall(SYS_close_range, INIT_GUEST_FD + (guest ? 1 : 0), ~0U, 0);
 	v1_cgroups = v1_cgroups_passed();
 	if (read_config(&o, config, sizeof(config)) < 0) {
 		fprintf(stderr, "agentfense-init: no configuration (it is "
@@ -249,7 +272,10 @@ int main(void)
 		return 2;
 	}
 	o.v1_cgroups = v1_cgroups;
-	if (getpid() != 1) {
+	if (guest) {
+		o.guest_fd = INIT_GUEST_FD;
+		fcntl(o.guest_fd, F_SETFD, FD_CLOEXEC);
+	} else if (getpid() != 1) {
 		send_msg(o.ctl_fd, INIT_FAILED, EINVAL, "not pid 1");
 		return 2;
 	}
@@ -261,5 +287,5 @@ int main(void)
 	if (stat("/workspace", &ws) < 0 ||
 	    send_msg(o.ctl_fd, INIT_READY, (int32_t)ws.st_dev, NULL) < 0)
 		return 1;
-	return serve(o.ctl_fd, ruleset) < 0 ? 1 : 0;
+	return serve(o.ctl_fd, ruleset, o.guest_fd) < 0 ? 1 : 0;
 }

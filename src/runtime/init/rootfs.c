@@ -268,8 +268,8 @@ static int mount_tmp(const char *root, uint64_t size, char *err, size_t len)
  * and the snapshot is first bound at dir/lower: the sandbox's mountinfo
  * then names no host path.
  */
-static int mount_workspace(const struct init_opts *o, const char *root,
-			   char *err, size_t len)
+int mount_workspace(const struct init_opts *o, const char *root, char *err,
+		    size_t len)
 {
 	char path[PATH_MAX];
 

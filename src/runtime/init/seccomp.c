@@ -15,6 +15,7 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -220,6 +221,31 @@ static int add_personality_rules(scmp_filter_ctx ctx, uint32_t act)
 	return 0;
 }
 
+/*
+ * open(O_RDONLY|O_TRUNC) truncates without asking for write access, and on
+ * overlayfs the copy-up already empties the file before an LSM's truncate
+ * check can refuse (Landlock checks truncation only after the open). So
+ * such opens are refused outright, with the errno the permission table
+ * gives a truncation it refuses. openat2 keeps its flags in memory, out of
+ * the filter's sight: ENOSYS, and callers fall back to openat.
+ */
+static int add_trunc_rules(scmp_filter_ctx ctx)
+{
+	const uint64_t mask = O_ACCMODE | O_TRUNC;
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 1,
+				 SCMP_A1_64(SCMP_CMP_MASKED_EQ, mask, O_TRUNC));
+
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+				     SCMP_SYS(openat), 1,
+				     SCMP_A2_64(SCMP_CMP_MASKED_EQ, mask,
+						O_TRUNC));
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+				     SCMP_SYS(openat2), 0);
+	return r;
+}
+
 static int build(scmp_filter_ctx ctx, int deny_errno, char *err, size_t len)
 {
 	uint32_t act = SCMP_ACT_ERRNO((uint32_t)deny_errno);
@@ -258,6 +284,8 @@ static int build(scmp_filter_ctx ctx, int deny_errno, char *err, size_t len)
 		return fail(err, len, r, "ioctl rules", NULL);
 	if ((r = add_personality_rules(ctx, act)) < 0)
 		return fail(err, len, r, "personality rules", NULL);
+	if ((r = add_trunc_rules(ctx)) < 0)
+		return fail(err, len, r, "read-only truncation rules", NULL);
 	return 0;
 }
 
