@@ -72,8 +72,9 @@ def free_port():
 class Context:
     """Starts agentfensed on a private state dir and unix socket."""
 
-    def __init__(self, quick=False):
+    def __init__(self, quick=False, extra_args=()):
         self.quick = quick
+        self.extra_args = list(extra_args)  # more daemon options
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="af-bench."))
         self.sock = self.tmp / "agentfensed.sock"
         self.endpoint = f"unix://{self.sock}"
@@ -89,7 +90,8 @@ class Context:
         self.log = open(self.tmp / "daemon.log", "w")
         self.proc = subprocess.Popen(
             [str(daemon), "--state-dir", str(self.tmp / "state"), "--unix", str(self.sock),
-             "--listen", f"127.0.0.1:{free_port()}", "--log-level", "warn"],
+             "--listen", f"127.0.0.1:{free_port()}", "--log-level", "warn",
+             *self.extra_args],
             stderr=self.log)
         from agentfense import SandboxClient
         for _ in range(100):

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agentfense/log.h"
+#include "wire.h"
 
 /* Run one batch and wait for it: the call's CQ is private to this thread. */
 static bool call_batch(struct api_call *c, const grpc_op *ops, size_t n)
@@ -41,32 +42,50 @@ static grpc_byte_buffer *pack(const ProtobufCMessage *msg)
 	return bb;
 }
 
+/* NULL for a malformed message; *nul set when a string held a NUL. */
 static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *d,
-				grpc_byte_buffer *bb)
+				grpc_byte_buffer *bb, bool *nul)
 {
 	grpc_byte_buffer_reader r;
 	grpc_slice s;
-	ProtobufCMessage *m;
+	ProtobufCMessage *m = NULL;
 
+	*nul = false;
 	if (!grpc_byte_buffer_reader_init(&r, bb))
 		return NULL;
 	s = grpc_byte_buffer_reader_readall(&r);
 	grpc_byte_buffer_reader_destroy(&r);
-	m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s),
-				      GRPC_SLICE_START_PTR(s));
+	if (wire_strings_ok(d, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s)))
+		m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s),
+					      GRPC_SLICE_START_PTR(s));
+	else
+		*nul = true;
 	grpc_slice_unref(s);
 	return m;
+}
+
+static void refuse(struct api_call *c, const ProtobufCMessageDescriptor *d,
+		   bool nul)
+{
+	if (nul)
+		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+				"malformed %s: a string field holds a NUL "
+				"byte, or the encoding is broken",
+				d->name);
+	else
+		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+				"malformed %s message", d->name);
 }
 
 ProtobufCMessage *api_call_request(struct api_call *c)
 {
 	ProtobufCMessage *m = NULL;
+	bool nul = false;
 
 	if (c->payload)
-		m = unpack(c->method->request, c->payload);
+		m = unpack(c->method->request, c->payload, &nul);
 	if (!m)
-		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-				"malformed %s request", c->method->request->name);
+		refuse(c, c->method->request, nul);
 	return m;
 }
 
@@ -75,6 +94,7 @@ int api_call_read(struct api_call *c, const ProtobufCMessageDescriptor *d,
 {
 	grpc_byte_buffer *bb = NULL;
 	grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
+	bool nul;
 
 	op.data.recv_message.recv_message = &bb;
 	if (!call_batch(c, &op, 1)) {
@@ -83,11 +103,10 @@ int api_call_read(struct api_call *c, const ProtobufCMessageDescriptor *d,
 	}
 	if (!bb)
 		return 0;
-	*msg = unpack(d, bb);
+	*msg = unpack(d, bb, &nul);
 	grpc_byte_buffer_destroy(bb);
 	if (!*msg) {
-		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-				"malformed %s message", d->name);
+		refuse(c, d, nul);
 		return -EBADMSG;
 	}
 	return 1;

@@ -25,11 +25,7 @@ static struct store *store_of(struct api_call *c)
 
 static bool check_codebase_id(struct api_call *c, const char *id)
 {
-	if (id && id[0])
-		return true;
-	api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-			"codebase_id is required");
-	return false;
+	return svc_check_id(c, "codebase_id", "cb_", id, true);
 }
 
 static void to_wire(const struct store_codebase *cb, Sandbox__V1__Codebase *w,
@@ -123,6 +119,8 @@ static void list_codebases(struct api_call *c)
 				"page_size must not be negative");
 		return;
 	}
+	if (!svc_check_id(c, "page_token", "cb_", req->page_token, false))
+		return;
 	r = store_codebase_list(store_of(c), req->owner_id, req->page_token,
 				svc_page_limit(req->page_size), &cbs, &n, &more);
 	if (r < 0) {
@@ -195,8 +193,10 @@ static void upload_error(struct api_call *c, int r, const char *cb,
 
 /* The data messages of an upload; false if the call was answered. */
 static bool upload_body(struct api_call *c, struct store_upload *u,
-			const char *cb, const char *path)
+			const char *cb, const char *path, int64_t announced)
 {
+	int64_t got = 0;
+
 	for (;;) {
 		Sandbox__V1__UploadChunk *m = NULL;
 		int r = api_call_read(c, &sandbox__v1__upload_chunk__descriptor,
@@ -212,6 +212,15 @@ static bool upload_body(struct api_call *c, struct store_upload *u,
 			api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
 					"one file per upload stream: metadata "
 					"may only come first");
+			return false;
+		}
+		got += (int64_t)m->data.len;
+		if (announced > 0 && got > announced) {
+			svc_free(&m->base);
+			api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+					"\"%s\": more data than the %lld bytes "
+					"total_size announced",
+					path, (long long)announced);
 			return false;
 		}
 		r = store_upload_write(u, m->data.data, m->data.len);
@@ -257,7 +266,8 @@ static void upload_files(struct api_call *c)
 		upload_error(c, r, md->codebase_id, md->file_path, why);
 		return;
 	}
-	if (!upload_body(c, u, md->codebase_id, md->file_path)) {
+	if (!upload_body(c, u, md->codebase_id, md->file_path,
+			 md->total_size)) {
 		store_upload_abort(u);
 		return;
 	}

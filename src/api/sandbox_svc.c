@@ -73,6 +73,11 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
 		snprintf(err, errlen, "codebase_id is required");
 		return -EINVAL;
 	}
+	if (!af_id_valid("cb_", req->codebase_id)) {
+		snprintf(err, errlen, "codebase_id \"%.64s\" is malformed",
+			 req->codebase_id);
+		return -EINVAL;
+	}
 	if (req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_UNSPECIFIED &&
 	    req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_BWRAP &&
 	    req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_DOCKER) {
@@ -242,6 +247,9 @@ static void list_sandboxes(struct api_call *c)
 				"page_size must not be negative");
 		return;
 	}
+	if (!svc_check_id(c, "codebase_id", "cb_", req->codebase_id, false) ||
+	    !svc_check_id(c, "page_token", "sb_", req->page_token, false))
+		return;
 	limit = svc_page_limit(req->page_size);
 	if (registry_list(reg, req->codebase_id, req->page_token, limit, &v,
 			  &n, &more) < 0) {

@@ -144,7 +144,7 @@ static void explain_path(struct api_call *c)
 	struct af_explanation ex;
 	int idx = -1, r;
 
-	if (!req)
+	if (!req || !svc_check_id(c, "sandbox_id", "sb_", req->sandbox_id, false))
 		return;
 	r = af_path_normalize(req->path, strlen(req->path), norm + 1,
 			      sizeof(norm) - 1, &why);

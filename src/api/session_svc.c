@@ -77,10 +77,7 @@ static void reply_session(struct api_call *c, struct sb_entry *e,
 
 static bool check_session_id(struct api_call *c, const char *id)
 {
-	if (id && id[0])
-		return true;
-	api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT, "session_id is required");
-	return false;
+	return svc_check_id(c, "session_id", "sess_", id, true);
 }
 
 static struct sb_entry *find_session(struct api_call *c, const char *id,

@@ -9,6 +9,7 @@
 
 #include "agentfense/cleanup.h"
 #include "agentfense/policy.h"
+#include "agentfense/util.h"
 #include "server.h"
 
 #define DEFAULT_PAGE 100
@@ -120,13 +121,28 @@ size_t svc_page_limit(int32_t page_size)
 	return page_size > MAX_PAGE ? MAX_PAGE : (size_t)page_size;
 }
 
-bool svc_check_sandbox_id(struct api_call *c, const char *id)
+bool svc_check_id(struct api_call *c, const char *field, const char *prefix,
+		  const char *id, bool required)
 {
-	if (id && id[0])
+	if (!id || !id[0]) {
+		if (!required)
+			return true;
+		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+				"%s is required", field);
+		return false;
+	}
+	if (af_id_valid(prefix, id))
 		return true;
 	api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-			"sandbox_id is required");
+			"%s \"%.64s\" is malformed: ids are %s followed by %d "
+			"hex digits",
+			field, id, prefix, AF_ID_HEX_LEN);
 	return false;
+}
+
+bool svc_check_sandbox_id(struct api_call *c, const char *id)
+{
+	return svc_check_id(c, "sandbox_id", "sb_", id, true);
 }
 
 void svc_finish_sandbox_gone(struct api_call *c, const char *id)

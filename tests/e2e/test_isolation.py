@@ -11,14 +11,13 @@ def test_two_sandboxes_do_not_see_each_others_writes(client, res):
         assert r.exit_code == 0, (cmd, r.stderr)
         return r.stdout
 
-    run(a, "echo from-a > shared.txt && echo a > only-a.txt && rm dir/keep.txt")
-    run(b, "echo from-b > shared.txt && mkdir -p newdir && echo b > newdir/only-b.txt")
+    run(a, "echo from-a > shared.txt && echo a > dir/only-a.txt && rm dir/keep.txt")
+    run(b, "echo from-b > shared.txt && mkdir dir/sub && echo b > dir/sub/only-b.txt")
 
     assert run(a, "cat shared.txt") == "from-a\n"
     assert run(b, "cat shared.txt") == "from-b\n"
-    assert run(a, "ls -A /workspace").split() == ["dir", "only-a.txt", "shared.txt"]
-    assert run(b, "ls -A /workspace").split() == ["dir", "newdir", "shared.txt"]
-    assert run(a, "ls -A dir") == ""
+    assert run(a, "ls -A dir").split() == ["only-a.txt"]
+    assert run(b, "ls -A dir").split() == ["keep.txt", "sub"]
     assert run(b, "cat dir/keep.txt") == "keep\n"
 
     # The codebase itself is unchanged.
@@ -30,7 +29,8 @@ def test_two_sandboxes_do_not_see_each_others_writes(client, res):
     # A third sandbox opened afterwards starts from the codebase, not from a or b.
     c = res.sandbox(cb.id, preset="read-only")
     assert run(c, "cat shared.txt") == "original\n"
-    assert run(c, "ls -A /workspace").split() == ["dir", "shared.txt"]
+    assert run(c, "ls -A /workspace dir").split() == ["/workspace:", "dir", "shared.txt",
+                                                      "dir:", "keep.txt"]
 
 
 def test_private_tmp(client, res):
@@ -57,3 +57,14 @@ def test_no_network(client, res):
     r = client.exec(sb.id, "cat /proc/net/dev")
     ifaces = {line.split(":")[0].strip() for line in r.stdout.splitlines()[2:]}
     assert ifaces <= {"lo"}, r.stdout
+
+
+def test_write_presets_create_entries_anywhere(client, res):
+    # A new entry gets the level its path would get (ARCHITECTURE §4): under
+    # full-access that is write everywhere, the workspace root included.
+    cb = res.codebase({"d/f": b"x"})
+    sb = res.sandbox(cb.id, preset="full-access")
+    for cmd in ["echo 1 > d/new.txt", "echo 2 > new.txt", "mkdir newdir",
+                "echo 3 > newdir/x", "mv new.txt renamed.txt", "rm renamed.txt"]:
+        r = client.exec(sb.id, cmd)
+        assert r.exit_code == 0, (cmd, r.stderr)

@@ -37,7 +37,7 @@ class Background:
 
 
 def test_states_and_exec_on_stopped(client, res, stubs):
-    cb = res.codebase({"f": b"x"})
+    cb = res.codebase({"d/f": b"x"})
     sb = res.sandbox(cb.id, preset="full-access", start=False)
     assert sb.status is af.SandboxStatus.PENDING
     with pytest.raises(af.SandboxNotRunningError) as ei:
@@ -46,7 +46,7 @@ def test_states_and_exec_on_stopped(client, res, stubs):
 
     sb = client.start_sandbox(sb.id)
     assert sb.status is af.SandboxStatus.RUNNING and sb.started_at is not None
-    assert client.exec(sb.id, "echo kept > w.txt").exit_code == 0
+    assert client.exec(sb.id, "echo kept > d/w.txt").exit_code == 0
 
     sb = client.stop_sandbox(sb.id)
     assert sb.status is af.SandboxStatus.STOPPED and sb.stopped_at is not None
@@ -60,7 +60,7 @@ def test_states_and_exec_on_stopped(client, res, stubs):
     assert raw.value.code() is grpc.StatusCode.FAILED_PRECONDITION
 
     sb = client.start_sandbox(sb.id)   # a stopped sandbox keeps its writes
-    assert client.exec(sb.id, "cat w.txt").stdout == "kept\n"
+    assert client.exec(sb.id, "cat d/w.txt").stdout == "kept\n"
     client.destroy_sandbox(sb.id)
     with pytest.raises(af.SandboxNotFoundError):
         client.get_sandbox(sb.id)
@@ -114,9 +114,9 @@ def test_timeout_kills_the_whole_tree_quickly(client, res, stubs, daemon):
 
 
 def test_destroy_leaves_nothing_behind(client, res, daemon):
-    cb = res.codebase({"f": b"x"})
+    cb = res.codebase({"d/f": b"x"})
     sb = res.sandbox(cb.id, preset="full-access")
-    assert client.exec(sb.id, "echo data > new.txt && echo t > /tmp/t").exit_code == 0
+    assert client.exec(sb.id, "echo data > d/new.txt && echo t > /tmp/t").exit_code == 0
     bg = Background(client.exec_stream(sb.id, "sleep 1000", timeout=120))
     assert not afe2e.wait_until(
         lambda: not afe2e.processes_matching(["sleep", "1000"], daemon.pid, sb.id))
@@ -135,9 +135,9 @@ def test_destroy_leaves_nothing_behind(client, res, daemon):
 
 
 def test_shutdown_stops_everything_and_restart_keeps_state(client, res, daemon):
-    cb = res.codebase({"keep.bin": bytes(range(256))})
+    cb = res.codebase({"keep.bin": bytes(range(256)), "d/f": b"x"})
     sb = res.sandbox(cb.id, preset="full-access")
-    assert client.exec(sb.id, "echo delta > w.txt").exit_code == 0
+    assert client.exec(sb.id, "echo delta > d/w.txt").exit_code == 0
     bg = Background(client.exec_stream(sb.id, "sleep 1000", timeout=120))
     assert not afe2e.wait_until(
         lambda: not afe2e.processes_matching(["sleep", "1000"], daemon.pid, sb.id))
@@ -163,4 +163,4 @@ def test_shutdown_stops_everything_and_restart_keeps_state(client, res, daemon):
         info = fresh.get_sandbox(sb.id)
         assert info.status is af.SandboxStatus.STOPPED, info
         fresh.start_sandbox(sb.id)
-        assert fresh.exec(sb.id, "cat w.txt").stdout == "delta\n"
+        assert fresh.exec(sb.id, "cat d/w.txt").stdout == "delta\n"

@@ -9,11 +9,12 @@ build_pkgs=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc
   protobuf-c-compiler libprotobuf-c-dev
-  libsqlite3-dev libssl-dev libseccomp-dev
+  libsqlite3-dev libssl-dev libseccomp-dev libcurl4-openssl-dev libjansson-dev
   python3 python3-grpcio python3-protobuf python3-venv python3-pip
   python3-setuptools python-is-python3 python3-pytest
 )
-test_pkgs=(libcmocka-dev clang-format clang-tidy valgrind libclang-rt-14-dev kmod procps make)
+test_pkgs=(libcmocka-dev clang-format clang-tidy valgrind libclang-rt-14-dev kmod procps make
+           docker.io iproute2 iptables)
 vm_pkgs=(qemu-system-x86 busybox-static kmod cpio)
 
 want=("${build_pkgs[@]}")

@@ -61,26 +61,17 @@ class Sandbox:
             raise InvalidConfigurationError(f"not a directory: {root!r}")
         rules = expand_permissions(preset, permissions)  # bad preset: fail before creating
         name = codebase_name or os.path.basename(os.path.abspath(root)) or "codebase"
-        owned_client = client is None
         c = client or SandboxClient(endpoint, secure=secure)
-        codebase_id = sandbox_id = None
-        try:
-            codebase_id = c.create_codebase(name, owner_id or _default_owner()).id
+        with _Undo(c, close_client=client is None) as undo:
+            undo.codebase_id = c.create_codebase(name, owner_id or _default_owner()).id
             for rel, local in iter_local_files(root):
                 with open(local, "rb") as f:
-                    c.upload_file(codebase_id, rel, f)
-            info = c.create_sandbox(codebase_id, permissions=rules, labels=labels,
-                                    expires_in=expires_in, runtime=runtime,
-                                    image=image, resources=resources)
-            sandbox_id = info.id
-            if auto_start:
-                info = c.start_sandbox(sandbox_id)
-        except BaseException:
-            _remove_quietly(c, sandbox_id, codebase_id)
-            if owned_client:
-                c.close()
-            raise
-        return cls(c, info, owns_sandbox=True, owns_codebase=True, owns_client=owned_client)
+                    c.upload_file(undo.codebase_id, rel, f)
+            info = undo.open_sandbox(undo.codebase_id, auto_start, permissions=rules,
+                                     labels=labels, expires_in=expires_in, runtime=runtime,
+                                     image=image, resources=resources)
+        return cls(c, info, owns_sandbox=True, owns_codebase=True,
+                   owns_client=client is None)
 
     @classmethod
     def from_codebase(cls, codebase_id: str, preset: Optional[str] = DEFAULT_PRESET,
@@ -92,22 +83,13 @@ class Sandbox:
                       expires_in: Timeout = None, auto_start: bool = True,
                       client: Optional[SandboxClient] = None) -> "Sandbox":
         """Open a sandbox on an existing codebase (which is left in place on exit)."""
-        owned_client = client is None
         c = client or SandboxClient(endpoint, secure=secure)
-        sandbox_id = None
-        try:
-            info = c.create_sandbox(codebase_id, permissions=permissions, preset=preset,
-                                    labels=labels, expires_in=expires_in,
-                                    runtime=runtime, image=image, resources=resources)
-            sandbox_id = info.id
-            if auto_start:
-                info = c.start_sandbox(sandbox_id)
-        except BaseException:
-            _remove_quietly(c, sandbox_id, None)
-            if owned_client:
-                c.close()
-            raise
-        return cls(c, info, owns_sandbox=True, owns_codebase=False, owns_client=owned_client)
+        with _Undo(c, close_client=client is None) as undo:
+            info = undo.open_sandbox(codebase_id, auto_start, permissions=permissions,
+                                     preset=preset, labels=labels, expires_in=expires_in,
+                                     runtime=runtime, image=image, resources=resources)
+        return cls(c, info, owns_sandbox=True, owns_codebase=False,
+                   owns_client=client is None)
 
     @classmethod
     def connect(cls, sandbox_id: str, endpoint: Optional[str] = None, *,
@@ -238,16 +220,41 @@ def _default_owner() -> str:
         return "agentfense"
 
 
-def _remove_quietly(client: SandboxClient, sandbox_id: Optional[str],
-                    codebase_id: Optional[str]) -> None:
-    """Best-effort removal after a failed construction; the original error wins."""
-    if sandbox_id is not None:
-        try:
-            client.destroy_sandbox(sandbox_id)
-        except AgentFenseError:
-            log.warning("could not destroy sandbox %s", sandbox_id, exc_info=True)
-    if codebase_id is not None:
-        try:
-            client.delete_codebase(codebase_id)
-        except AgentFenseError:
-            log.warning("could not delete codebase %s", codebase_id, exc_info=True)
+class _Undo:
+    """Remove what a failed construction created, then let its error propagate.
+
+    Whatever fails inside the block (KeyboardInterrupt included), the sandbox
+    and codebase recorded so far are removed on a best-effort basis; a
+    failure to remove them is logged, never raised over the original error.
+    """
+
+    def __init__(self, client: SandboxClient, close_client: bool) -> None:
+        self.client = client
+        self.close_client = close_client
+        self.codebase_id: Optional[str] = None
+        self.sandbox_id: Optional[str] = None
+
+    def open_sandbox(self, codebase_id: str, auto_start: bool, **create) -> SandboxInfo:
+        info = self.client.create_sandbox(codebase_id, **create)
+        self.sandbox_id = info.id
+        return self.client.start_sandbox(info.id) if auto_start else info
+
+    def __enter__(self) -> "_Undo":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            return False
+        if self.sandbox_id is not None:
+            try:
+                self.client.destroy_sandbox(self.sandbox_id)
+            except AgentFenseError:
+                log.warning("could not destroy sandbox %s", self.sandbox_id, exc_info=True)
+        if self.codebase_id is not None:
+            try:
+                self.client.delete_codebase(self.codebase_id)
+            except AgentFenseError:
+                log.warning("could not delete codebase %s", self.codebase_id, exc_info=True)
+        if self.close_client:
+            self.client.close()
+        return False

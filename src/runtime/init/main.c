@@ -187,7 +187,7 @@ static int setup(const struct init_opts *o, int *ruleset, char *err,
 		 size_t len)
 {
 	/* Commands run under this filter; without it none may run at all. */
-	if (af_seccomp_prepare(EPERM, err, len) < 0)
+	if (af_seccomp_prepare_ex(EPERM, o->landlock_fd >= 0, err, len) < 0)
 		return -1;
 	if (enter_cgroup(o, err, len) < 0)
 		return -1;

@@ -222,12 +222,13 @@ static int add_personality_rules(scmp_filter_ctx ctx, uint32_t act)
 }
 
 /*
- * open(O_RDONLY|O_TRUNC) truncates without asking for write access, and on
- * overlayfs the copy-up already empties the file before an LSM's truncate
- * check can refuse (Landlock checks truncation only after the open). So
- * such opens are refused outright, with the errno the permission table
- * gives a truncation it refuses. openat2 keeps its flags in memory, out of
- * the filter's sight: ENOSYS, and callers fall back to openat.
+ * Landlock mode only. open(O_RDONLY|O_TRUNC) truncates without asking for
+ * write access, and on overlayfs the copy-up already empties the file
+ * before Landlock's truncate check (which runs after the open) refuses it.
+ * So such opens are refused outright, with the errno of a refused
+ * truncation. openat2 keeps its flags in memory, out of the filter's
+ * sight: ENOSYS, and callers fall back to openat. (bpf-lsm decides
+ * O_TRUNC at open, before any copy-up, and needs neither.)
  */
 static int add_trunc_rules(scmp_filter_ctx ctx)
 {
@@ -246,7 +247,8 @@ static int add_trunc_rules(scmp_filter_ctx ctx)
 	return r;
 }
 
-static int build(scmp_filter_ctx ctx, int deny_errno, char *err, size_t len)
+static int build(scmp_filter_ctx ctx, int deny_errno, bool ro_trunc,
+		 char *err, size_t len)
 {
 	uint32_t act = SCMP_ACT_ERRNO((uint32_t)deny_errno);
 	int r;
@@ -284,7 +286,7 @@ static int build(scmp_filter_ctx ctx, int deny_errno, char *err, size_t len)
 		return fail(err, len, r, "ioctl rules", NULL);
 	if ((r = add_personality_rules(ctx, act)) < 0)
 		return fail(err, len, r, "personality rules", NULL);
-	if ((r = add_trunc_rules(ctx)) < 0)
+	if (ro_trunc && (r = add_trunc_rules(ctx)) < 0)
 		return fail(err, len, r, "read-only truncation rules", NULL);
 	return 0;
 }
@@ -320,6 +322,12 @@ static int export_prog(scmp_filter_ctx ctx, struct sock_fprog *prog, char *err,
 
 int af_seccomp_prepare(int deny_errno, char *err, size_t errlen)
 {
+	return af_seccomp_prepare_ex(deny_errno, false, err, errlen);
+}
+
+int af_seccomp_prepare_ex(int deny_errno, bool ro_trunc, char *err,
+			  size_t errlen)
+{
 	scmp_filter_ctx ctx;
 	int r;
 
@@ -329,7 +337,7 @@ int af_seccomp_prepare(int deny_errno, char *err, size_t errlen)
 	ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return fail(err, errlen, -ENOMEM, "init", NULL);
-	r = build(ctx, deny_errno, err, errlen);
+	r = build(ctx, deny_errno, ro_trunc, err, errlen);
 	if (r == 0)
 		r = export_prog(ctx, &prepared, err, errlen);
 	seccomp_release(ctx);

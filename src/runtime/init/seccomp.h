@@ -2,6 +2,7 @@
 #ifndef AF_INIT_SECCOMP_H
 #define AF_INIT_SECCOMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -18,6 +19,13 @@
  * a reason in err.
  */
 int af_seccomp_prepare(int deny_errno, char *err, size_t errlen);
+
+/*
+ * The same, adding the rules the landlock enforcer needs (ro_trunc): open
+ * and openat refuse O_RDONLY|O_TRUNC with EACCES, openat2 is ENOSYS.
+ */
+int af_seccomp_prepare_ex(int deny_errno, bool ro_trunc, char *err,
+			  size_t errlen);
 
 /*
  * Install the prepared program on the calling process, with no_new_privs.
