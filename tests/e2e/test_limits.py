@@ -96,11 +96,14 @@ def made(lc, ldaemon):
 
 
 def cgroup_knob(sandbox_id, controller, v1_name, v2_name):
-    """A limit as the kernel holds it, from the v1 or the v2 hierarchy."""
-    for path in (f"/sys/fs/cgroup/{controller}/agentfense/{sandbox_id}/{v1_name}",
-                 f"/sys/fs/cgroup/agentfense/{sandbox_id}/{v2_name}"):
-        if os.path.exists(path):
-            with open(path) as f:
+    """A limit as the kernel holds it, from the v1 or the v2 hierarchy.
+    Sandbox cgroups are named "<daemon instance>-<sandbox id>"."""
+    for base, name in ((f"/sys/fs/cgroup/{controller}/agentfense", v1_name),
+                       ("/sys/fs/cgroup/agentfense", v2_name)):
+        dirs = [d for d in (os.listdir(base) if os.path.isdir(base) else [])
+                if d == sandbox_id or d.endswith("-" + sandbox_id)]
+        if dirs and os.path.exists(os.path.join(base, dirs[0], name)):
+            with open(os.path.join(base, dirs[0], name)) as f:
                 return f.read().strip()
     return None
 
