@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# Every cmocka unit test (ctest label `unit`) under valgrind memcheck: no
-# errors, no leaks.
+# Every cmocka unit test (ctest label `unit`), with its ctest command line,
+# under valgrind memcheck: no errors, no leaks.
 set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:?build dir}
+supp=()
+for f in "$top"/tests/*/valgrind*.supp; do
+  [ -f "$f" ] && supp+=("--suppressions=$f")
+done
 rc=0 n=0
-mapfile -t names < <(ctest --test-dir "$build" -N -L unit | sed -n 's/.*Test *#[0-9]*: unit\.//p')
-for name in "${names[@]}"; do
-  t=$(find "$build/tests" -type f -name "$name" -perm -u+x | head -1)
-  [ -n "$t" ] || { echo "valgrind: missing $name"; rc=1; continue; }
+while IFS=$'\t' read -r name cmd; do
   n=$((n + 1))
+  # shellcheck disable=SC2086 # cmd is a ctest command line, word split on purpose
   if ! valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-       --error-exitcode=99 "$t" >/tmp/valgrind.$$.log 2>&1; then
+       "${supp[@]}" --error-exitcode=99 $cmd >/tmp/valgrind.$$.log 2>&1; then
     echo "valgrind: FAIL $name"; tail -40 /tmp/valgrind.$$.log; rc=1
   else
     echo "valgrind: ok   $name"
   fi
-done
+done < <(ctest --test-dir "$build" -L unit --show-only=json-v1 | /usr/bin/python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["tests"]:
+    print(t["name"] + "\t" + " ".join(t["command"]))')
 rm -f /tmp/valgrind.$$.log
 echo "valgrind: $n test programs checked"
 [ "$n" -gt 0 ] || rc=1
