@@ -185,7 +185,7 @@ static int claim_unix_path(const char *path)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return log_errno(-EEXIST, "%s exists and is not a socket", path);
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -234,6 +234,8 @@ static int register_methods(struct api_server *s, struct method_reg *regs,
 		{ api_sandbox_methods, api_sandbox_n_methods },
 		{ api_codebase_methods, api_codebase_n_methods },
 		{ api_server_methods, api_server_n_methods },
+		{ api_file_methods, api_file_n_methods },
+		{ api_audit_methods, api_audit_n_methods },
 	};
 
 	*n = 0;

@@ -219,7 +219,7 @@ static uint64_t stat_value(const char *text, const char *key)
 
 uint64_t cg_sandbox_oom_kills(const struct cg_sandbox *s)
 {
-	char buf[1024];
+	char buf[1024] = "";
 	int r;
 
 	if (s->ctx->v2_ctrl[CG_MEMORY])

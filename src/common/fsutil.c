@@ -175,6 +175,29 @@ int af_write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int af_fd_same_content(int a, int b, bool *same)
+{
+	const size_t chunk = 64 * 1024;
+	_cleanup_free_ char *x = malloc(chunk), *y = malloc(chunk);
+
+	*same = false;
+	if (!x || !y)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = af_read_full(a, x, chunk);
+		ssize_t m = af_read_full(b, y, chunk);
+
+		if (n < 0 || m < 0)
+			return n < 0 ? (int)n : (int)m;
+		if (n != m || memcmp(x, y, (size_t)n))
+			return 0;
+		if ((size_t)n < chunk)
+			break;
+	}
+	*same = true;
+	return 0;
+}
+
 int af_read_file(const char *path, char **out, size_t *len)
 {
 	_cleanup_close_ int fd = -1;

@@ -15,7 +15,7 @@ int af_id_new(const char *prefix, char *out, size_t outlen)
 		return -ENAMETOOLONG;
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -errno ? -errno : -EIO;
-	memcpy(out, prefix, plen);
+	snprintf(out, outlen, "%s", prefix);
 	af_hex(rnd, sizeof(rnd), out + plen);
 	return 0;
 }

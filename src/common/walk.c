@@ -25,7 +25,7 @@ static int cmp_names(const void *a, const void *b)
 
 static void free_names(char **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; v && i < n; i++)
 		free(v[i]);
 	free(v);
 }
@@ -87,7 +87,7 @@ static int walk_dir(struct walk *w, int fd, size_t plen, int depth)
 	if (depth > AF_WALK_MAX_DEPTH)
 		return -ELOOP;
 	r = read_names(fd, &names, &n);
-	for (size_t i = 0; r >= 0 && i < n; i++) {
+	for (size_t i = 0; r >= 0 && names && i < n; i++) {
 		size_t nlen = strlen(names[i]);
 		struct stat st;
 		int q, cfd;

@@ -45,6 +45,11 @@ enum {
 	OPT_DEFAULT_CPU_QUOTA,
 	OPT_MAX_CPU_QUOTA,
 	OPT_MAX_DELTA,
+	OPT_AUDIT,
+	OPT_AUDIT_FILE_SIZE,
+	OPT_AUDIT_KEEP,
+	OPT_AUDIT_RETENTION,
+	OPT_AUDIT_RINGBUF,
 };
 
 struct options {
@@ -58,9 +63,11 @@ struct options {
 	uint64_t max_timeout_ms;
 	size_t max_output;
 	uint64_t tmp_size;
+	uint64_t max_file_size, max_upload_size; /* codebase uploads */
 	unsigned max_sandboxes, max_running, max_sessions;
 	struct limit_opts lim;
 	enum enf_mode enforcer;
+	struct audit_config audit;
 };
 
 static void usage(FILE *f)
@@ -83,6 +90,10 @@ static void usage(FILE *f)
 		"(default 1048576)\n"
 		"  --tmp-size BYTES     size of each sandbox's /tmp (default "
 		"268435456)\n"
+		"  --max-file-size B    largest file a codebase upload may "
+		"hold (default 1G)\n"
+		"  --max-upload-size B  largest content of one bulk upload "
+		"(default 4G)\n"
 		"  --max-sandboxes N    sandboxes kept at once (default 1024)\n"
 		"  --max-running N      sandboxes running at once (default 256)\n"
 		"  --max-sessions N     active sessions in all (default 1024)\n"
@@ -107,6 +118,17 @@ static void usage(FILE *f)
 		"  --max-cpu-quota US   largest CPU quota (default 0)\n"
 		"  --max-delta B        cap on each sandbox's copy-on-write "
 		"delta (default 1G)\n"
+		"Audit trail (logs in STATE/audit, docs/afctl-audit.md):\n"
+		"  --audit on|off       record sandboxed file operations "
+		"(default on)\n"
+		"  --audit-file-size B  rotate a sandbox's log past this "
+		"(default 16M)\n"
+		"  --audit-keep N       rotated files kept per sandbox "
+		"(default 4)\n"
+		"  --audit-retention S  keep a destroyed sandbox's log this "
+		"long (default 604800)\n"
+		"  --audit-ringbuf B    kernel ring buffer of the trace "
+		"source (default 8M)\n"
 		"  --log-level LEVEL    error, warn, info (default) or debug\n"
 		"  -h, --help           this text\n");
 }
@@ -159,16 +181,14 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse_limit(int opt, const char *arg, struct limit_opts *l)
 {
+	/* In the order of the OPT_DEFAULT_MEMORY.. option values. */
 	uint64_t *const slot[] = {
-		[OPT_DEFAULT_MEMORY - OPT_DEFAULT_MEMORY] = &l->default_memory,
-		[OPT_MAX_MEMORY - OPT_DEFAULT_MEMORY] = &l->max_memory,
-		[OPT_DEFAULT_PIDS - OPT_DEFAULT_MEMORY] = &l->default_pids,
-		[OPT_MAX_PIDS - OPT_DEFAULT_MEMORY] = &l->max_pids,
-		[OPT_DEFAULT_CPU_QUOTA - OPT_DEFAULT_MEMORY] =
-			&l->default_cpu_quota,
-		[OPT_MAX_CPU_QUOTA - OPT_DEFAULT_MEMORY] = &l->max_cpu_quota,
-		[OPT_MAX_DELTA - OPT_DEFAULT_MEMORY] = &l->max_delta,
+		&l->default_memory,    &l->max_memory,	  &l->default_pids,
+		&l->max_pids,	       &l->default_cpu_quota, &l->max_cpu_quota,
+		&l->max_delta,
 	};
+
+	_Static_assert(OPT_MAX_DELTA - OPT_DEFAULT_MEMORY == 6, "limit options");
 
 	l->given |= 1u << (opt - OPT_DEFAULT_MEMORY);
 	if (parse_size(arg, slot[opt - OPT_DEFAULT_MEMORY]) < 0) {
@@ -177,6 +197,37 @@ static int parse_limit(int opt, const char *arg, struct limit_opts *l)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int parse_audit(int opt, const char *arg, struct audit_config *a)
+{
+	uint64_t v = 0;
+
+	if (opt == OPT_AUDIT) {
+		a->disabled = !strcmp(arg, "off");
+		if (a->disabled || !strcmp(arg, "on"))
+			return 0;
+	} else if (parse_size(arg, &v) == 0) {
+		if (opt == OPT_AUDIT_FILE_SIZE && v >= 4096)
+			a->max_file_bytes = v;
+		else if (opt == OPT_AUDIT_KEEP && v <= 99)
+			a->keep_files = (unsigned)v;
+		else if (opt == OPT_AUDIT_RETENTION)
+			a->retention_s = v;
+		else if (opt == OPT_AUDIT_RINGBUF && v >= 4096 &&
+			 v <= (1u << 30) && !(v & (v - 1)))
+			a->ringbuf_bytes = (uint32_t)v;
+		else
+			v = UINT64_MAX;
+		if (v != UINT64_MAX)
+			return 0;
+	}
+	fprintf(stderr,
+		"agentfensed: bad audit option value '%s' (--audit on|off; "
+		"--audit-file-size >= 4096; --audit-keep <= 99; "
+		"--audit-ringbuf a power of two, 4K..1G)\n",
+		arg);
+	return -EINVAL;
 }
 
 /* A built-in default above a given maximum yields to it; a given one not. */
@@ -220,6 +271,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "max-timeout", required_argument, NULL, 'T' },
 		{ "max-output", required_argument, NULL, 'o' },
 		{ "tmp-size", required_argument, NULL, 'm' },
+		{ "max-file-size", required_argument, NULL, 'F' },
+		{ "max-upload-size", required_argument, NULL, 'U' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "enforcer", required_argument, NULL, 'e' },
 		{ "docker-host", required_argument, NULL, 'D' },
@@ -236,6 +289,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		  OPT_DEFAULT_CPU_QUOTA },
 		{ "max-cpu-quota", required_argument, NULL, OPT_MAX_CPU_QUOTA },
 		{ "max-delta", required_argument, NULL, OPT_MAX_DELTA },
+		{ "audit", required_argument, NULL, OPT_AUDIT },
+		{ "audit-file-size", required_argument, NULL,
+		  OPT_AUDIT_FILE_SIZE },
+		{ "audit-keep", required_argument, NULL, OPT_AUDIT_KEEP },
+		{ "audit-retention", required_argument, NULL,
+		  OPT_AUDIT_RETENTION },
+		{ "audit-ringbuf", required_argument, NULL, OPT_AUDIT_RINGBUF },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -248,11 +308,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 			       .max_timeout_ms = 86400000,
 			       .max_output = 1 << 20,
 			       .tmp_size = 256ull << 20,
+			       .max_file_size = 1ull << 30,
+			       .max_upload_size = 4ull << 30,
 			       .max_sandboxes = 1024,
 			       .max_running = 256,
 			       .max_sessions = 1024,
 			       .lim = { .default_pids = 1024,
-					.max_delta = 1ull << 30 } };
+					.max_delta = 1ull << 30 },
+			       .audit = { .max_file_bytes = 16ull << 20,
+					  .keep_files = 4,
+					  .retention_s = 7 * 86400,
+					  .ringbuf_bytes = 8u << 20 } };
 	if (default_helper_path("agentfense-init", o->init_path,
 				sizeof(o->init_path)) < 0)
 		o->init_path[0] = '\0';
@@ -286,6 +352,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'm':
 			o->tmp_size = strtoull(optarg, NULL, 10);
 			break;
+		case 'F':
+		case 'U':
+			if (parse_size(optarg, c == 'F' ? &o->max_file_size
+							: &o->max_upload_size) <
+			    0) {
+				fprintf(stderr,
+					"agentfensed: '%s' is not a "
+					"size\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'e':
 			if (enf_mode_parse(optarg, &o->enforcer) < 0) {
 				fprintf(stderr, "agentfensed: --enforcer takes "
@@ -297,7 +375,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->docker_host = optarg;
 			break;
 		case 'I':
-			snprintf(o->idle_path, sizeof(o->idle_path), "%s", optarg);
+			snprintf(o->idle_path, sizeof(o->idle_path), "%s",
+				 optarg);
 			break;
 		case 'S':
 			o->max_sandboxes = (unsigned)strtoul(optarg, NULL, 10);
@@ -310,6 +389,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_DEFAULT_MEMORY ... OPT_MAX_DELTA:
 			if (parse_limit(c, optarg, &o->lim) < 0)
+				return -EINVAL;
+			break;
+		case OPT_AUDIT ... OPT_AUDIT_RINGBUF:
+			if (parse_audit(c, optarg, &o->audit) < 0)
 				return -EINVAL;
 			break;
 		case 'v':
@@ -426,6 +509,8 @@ int main(int argc, char **argv)
 	}
 	grpc_init();
 	scfg.state_dir = o.state_dir;
+	scfg.max_file_size = o.max_file_size;
+	scfg.max_archive_size = o.max_upload_size;
 	rcfg.state_dir = o.state_dir;
 	rcfg.init_path = o.init_path;
 	rcfg.tmp_size_bytes = o.tmp_size;
@@ -446,7 +531,11 @@ int main(int argc, char **argv)
 	if (r == 0) {
 		enf_reconcile(enf);
 		rt_set_enforcer(rt, enf);
-		audit_start(rt_sandbox_level(rt), &audit);
+		o.audit.state_dir = o.state_dir;
+		o.audit.sandbox_cg_level = rt_sandbox_level(rt);
+		o.audit.enf = enf;
+		/* Without it the daemon runs on; Health says why. */
+		audit_start(&o.audit, &audit);
 		r = serve(&o, store, rt, enf, audit, &stop);
 	}
 	audit_stop(audit);

@@ -107,7 +107,7 @@ static uint32_t initial(struct part *pt)
 static int rebuild(struct dfa *d, const uint32_t *block, uint32_t nb)
 {
 	uint32_t *order = malloc(nb * sizeof(*order));
-	uint32_t *rep = malloc(nb * sizeof(*rep));
+	uint32_t *rep = calloc(nb, sizeof(*rep));
 	uint32_t *next = malloc((size_t)nb * d->nclasses * sizeof(*next));
 	uint32_t *info = malloc(nb * sizeof(*info));
 	uint32_t id = 0;

@@ -280,7 +280,7 @@ static void read_status_line(struct sess_run *x)
 	while ((n = read(x->s->status_fd, &c, 1)) == 1) {
 		if (c == '\n') {
 			x->status[x->status_len] = '\0';
-			x->code = atoi(x->status);
+			x->code = (int)strtol(x->status, NULL, 10);
 			x->status_len = 0;
 			x->done = true;
 			return;

@@ -87,6 +87,8 @@ static int child(void *arg)
 	int n_extra = r->n_fds - INIT_EXEC_NFDS;
 	int st = 3 + n_extra; /* status fd: just above the extra fds */
 
+	for (int i = 0; i < INIT_EXEC_NFDS + INIT_EXEC_MAX_EXTRA; i++)
+		fds[i] = -1;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
