@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from benchlib import Context, summary, timed
 
@@ -37,16 +38,20 @@ def api_exec(dk, cid, cmd=("true",)):
         conn.close()
 
 
-def run_true(sb, n):
-    """Wall time through the SDK, and the server's own exec duration."""
-    wall, server = [], []
-
-    def once():
-        r = sb.run("true")
-        server.append(r.duration.total_seconds())
-
-    wall = timed(once, n)
-    return wall, server[-n:]
+def run_true_interleaved(sandboxes, n, warmup=3):
+    """run("true") in each sandbox in turn, so a load change on the host
+    hits every runtime alike: per sandbox, the wall time through the SDK and
+    the server's own exec duration."""
+    wall = [[] for _ in sandboxes]
+    server = [[] for _ in sandboxes]
+    for i in range(warmup + n):
+        for k, sb in enumerate(sandboxes):
+            t = time.perf_counter()
+            r = sb.run("true")
+            if i >= warmup:
+                wall[k].append(time.perf_counter() - t)
+                server[k].append(r.duration.total_seconds())
+    return wall, server
 
 
 def docker_cli():
@@ -68,8 +73,7 @@ def bench_docker(ctx):
                 Sandbox.from_local(d, endpoint=dctx.endpoint, runtime=RuntimeType.DOCKER,
                                    image=afdocker.IMAGE) as dsb:
             cid = dk.containers(f"agentfense.sandbox={dsb.id}")[0]["Id"]
-            ns_wall, ns_server = run_true(ns, n)
-            dk_wall, dk_server = run_true(dsb, n)
+            (ns_wall, dk_wall), (ns_server, dk_server) = run_true_interleaved([ns, dsb], n)
             ns_row = summary('namespace sandbox: run("true") via SDK', ns_wall)
             dk_row = summary('docker sandbox: run("true") via SDK', dk_wall,
                              baseline=ns_row, target=5.0)

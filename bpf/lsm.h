@@ -61,7 +61,11 @@ struct af_lsm_sandbox {
 	 * set-up, before any untrusted code runs, nothing is checked.
 	 */
 	__u64 ws_dev;
-	__u64 reserved;
+	/* enum af_audit_mode: which allowed operations are reported too. */
+	__u32 audit_mode;
+	__u32 reserved;
+	/* This sandbox's audit events lost to a full ring buffer. */
+	__u64 audit_dropped;
 };
 
 /*

@@ -10,7 +10,8 @@
  * the sandbox level, and out for everybody else)? Does the sandbox know
  * its workspace yet? Is the object on that superblock? Then build its
  * workspace path (lsm_path.h), walk the sandbox's matcher over it
- * (policy_match.h), decide (lsm_decide.h) and report a denial.
+ * (policy_match.h), decide (lsm_decide.h) and report a denial, or an
+ * allowed operation when the sandbox's audit mode asks for it.
  */
 #ifndef AGENTFENSE_LSM_CORE_H
 #define AGENTFENSE_LSM_CORE_H
@@ -75,6 +76,7 @@ struct {
 struct af_req {
 	__u64 cgid;
 	__u64 ws_dev;
+	struct af_lsm_sandbox *sb;
 	const __u8 *blob;	  /* looked up on first use */
 	struct af_lsm_scratch *s; /* likewise */
 };
@@ -92,6 +94,7 @@ static __always_inline int af_req_begin(struct af_req *r)
 	if (!sb || !sb->ws_dev)
 		return 0;
 	r->ws_dev = sb->ws_dev;
+	r->sb = sb;
 	r->blob = NULL;
 	r->s = NULL;
 	return 1;
@@ -129,6 +132,7 @@ static __noinline void af_audit(struct af_req *r, __u32 op, int err, int pos)
 	e = bpf_ringbuf_reserve(&audit_events, sizeof(*e), 0);
 	if (!e) {
 		__sync_fetch_and_add(&audit_dropped, 1);
+		__sync_fetch_and_add(&r->sb->audit_dropped, 1);
 		return;
 	}
 	e->ts_ns = bpf_ktime_get_ns();
@@ -214,7 +218,8 @@ static __noinline int af_check(struct af_req *r, struct dentry *d, __u32 op,
 	if (err && af_lsm_op_creates(op))
 		err = af_lsm_decide(info, is_dir, op,
 				    af_parent_hidden(r, d, pos));
-	if (err)
+	if (af_audit_wanted(r->sb->audit_mode, err != 0,
+			    af_lsm_op_need(op) == AF_LEVEL_WRITE))
 		af_audit(r, op, err, pos);
 	return err;
 }

@@ -42,7 +42,11 @@ static __always_inline __u32 af_open_op(struct file *file, int is_dir)
 		return AF_OP_OPEN_DIR;
 	if ((file->f_mode & AF_FMODE_WRITE) || (file->f_flags & AF_O_TRUNC))
 		return AF_OP_OPEN_WRITE;
-	if (file->f_mode & AF_FMODE_EXEC)
+	/*
+	 * An exec's open is marked in f_flags (__FMODE_EXEC); f_mode gets
+	 * FMODE_EXEC too on some kernels only.
+	 */
+	if ((file->f_mode & AF_FMODE_EXEC) || (file->f_flags & AF_FMODE_EXEC))
 		return AF_OP_EXEC;
 	return AF_OP_OPEN_READ;
 }

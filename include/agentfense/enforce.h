@@ -73,4 +73,40 @@ int enf_sandbox_set_workspace(struct enf_ctx *e, uint64_t cgroup_id,
 int enf_sandbox_release(struct enf_ctx *e, uint64_t cgroup_id);
 void enf_plan_clear(struct enf_plan *plan);
 
+/*
+ * Audit: bpf-lsm reports its own decisions (bpf/audit_event.h records on
+ * its ring buffer); the other enforcers do not, and the audit module has a
+ * source of its own for them.
+ */
+struct af_audit_event;
+typedef void (*enf_audit_fn)(const struct af_audit_event *e, void *ud);
+bool enf_reports_audit(const struct enf_ctx *e);
+/* fn runs on the enforcer's consumer thread; NULL stops it. */
+void enf_set_audit_sink(struct enf_ctx *e, enf_audit_fn fn, void *ud);
+/* Which allowed operations a sandbox reports too (enum af_audit_mode). */
+int enf_sandbox_set_audit_mode(struct enf_ctx *e, uint64_t cgroup_id,
+			       unsigned int mode);
+/* Events lost to a full ring buffer: in all, and one running sandbox's. */
+uint64_t enf_audit_dropped(const struct enf_ctx *e);
+int enf_sandbox_audit_dropped(const struct enf_ctx *e, uint64_t cgroup_id,
+			      uint64_t *out);
+/* "open-read", "rename-src", ... for an event's op; "?" if unknown. */
+const char *enf_op_name(unsigned int op);
+
+/*
+ * Pins of the daemon's BPF objects: AF_LSM_PIN_ROOT/<prefix><pid>-<start
+ * time> per daemon instance and user ("bpf-lsm-", "audit-"), so a new
+ * daemon never collides with what a crashed one left. enf_pin_prepare
+ * mounts a bpffs at /sys/fs/bpf if there is none (*mounted says so) and
+ * creates dir; enf_pin_remove unpins everything in dir and removes it;
+ * enf_pin_release removes the root if empty and unmounts the bpffs if we
+ * mounted it and nothing is left; enf_pin_reconcile removes the
+ * directories of instances that are gone and returns their count.
+ */
+int enf_pin_dir(const char *prefix, char *buf, size_t len);
+int enf_pin_prepare(const char *dir, bool *mounted, char *err, size_t len);
+int enf_pin_remove(const char *dir);
+void enf_pin_release(bool mounted);
+int enf_pin_reconcile(const char *prefix, const char *own_dir);
+
 #endif

@@ -9,6 +9,7 @@
 #ifndef AGENTFENSE_FS_H
 #define AGENTFENSE_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,5 +62,68 @@ int fs_view_remove(const char *state_dir, const char *id);
  * sandbox's mountinfo shows no host path); -ENAMETOOLONG if too long.
  */
 int fs_view_overlay_opts(const struct fs_view *v, char *buf, size_t len);
+
+/*
+ * openat2 below dirfd: never out of it, through a symbolic link (the last
+ * component included) or onto another mount. O_CLOEXEC is added.
+ */
+int fs_open_beneath(int dirfd, const char *rel, int flags);
+
+/*
+ * Server-side access to a running sandbox's /workspace (view_fd, from the
+ * runtime) under its compiled rules, as its own processes would have it:
+ * a path that is `none`, or below a `none` directory, does not exist.
+ * Paths are workspace paths ("/src/a.py"; "" or "/" is the root).
+ */
+struct fs_entry {
+	char *path;       /* "/src/a.py" */
+	const char *name; /* last component, inside path */
+	bool is_dir, is_symlink;
+	int64_t size;
+	uint32_t mode;
+	int64_t mtime_ns;
+	int level;        /* enum af_perm */
+};
+
+/*
+ * A file's content: -ENOENT (missing or hidden), -EACCES (`view`: listed,
+ * not read), -EISDIR, -ELOOP (a symbolic link at or on the way to path:
+ * never followed), -EINVAL (a bad path or a special file). *fd is O_RDONLY.
+ */
+int fs_view_open(int view_fd, const struct af_matcher *m, const char *path,
+		 int *fd);
+/*
+ * A directory's visible entries (all below it when recursive, in path
+ * order), or the entry itself for anything else. -E2BIG past max entries.
+ */
+int fs_view_list(int view_fd, const struct af_matcher *m, const char *path,
+		 bool recursive, size_t max, struct fs_entry **out, size_t *n);
+void fs_entries_free(struct fs_entry *e, size_t n);
+
+/*
+ * The sandbox's changes against its snapshot: found through the delta
+ * (upper_fd: whiteouts, opaque and redirected directories mark whole
+ * regions), decided by comparing what the sandbox sees (view_fd) with the
+ * snapshot (snap_fd). Entries hidden from the sandbox are never reported as
+ * deleted. In path order.
+ */
+enum fs_change_kind { FS_ADDED = 1, FS_MODIFIED, FS_DELETED };
+
+struct fs_change {
+	char *path;    /* "/a/b" */
+	enum fs_change_kind kind;
+	bool is_dir;
+	bool is_other; /* a symbolic link or special file */
+	int64_t size;  /* the sandbox's version */
+	uint32_t mode;
+	int level;     /* enum af_perm of the path */
+	/* Identity of the sandbox's version ("-" when deleted). */
+	char view_id[96];
+};
+
+int fs_changes(int upper_fd, int view_fd, int snap_fd,
+	       const struct af_matcher *m, size_t max, struct fs_change **out,
+	       size_t *n);
+void fs_changes_free(struct fs_change *c, size_t n);
 
 #endif

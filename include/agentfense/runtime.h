@@ -80,10 +80,20 @@ void rt_sandbox_free(struct rt_sandbox *sb);
 /* Remove a (stopped) sandbox's delta and directory. */
 int rt_sandbox_remove(struct rt_ctx *rt, const char *id);
 uint64_t rt_sandbox_cgroup_id(const struct rt_sandbox *sb);
+/* st_dev of the sandbox's /workspace, as stat(2) reports it there. */
+uint64_t rt_sandbox_workspace_dev(const struct rt_sandbox *sb);
 /* False when the policy needed no enforcer (write everywhere). */
 bool rt_sandbox_enforced(const struct rt_sandbox *sb);
 /* False once the sandbox's init has died (crash or OOM kill). */
 bool rt_sandbox_alive(struct rt_sandbox *sb);
+/*
+ * Server-side access to a running sandbox's files (fs_view_*, fs_changes):
+ * an O_PATH fd of its /workspace as its processes see it, of its delta's
+ * upper directory, and of its snapshot. -ENOTCONN once it has stopped.
+ */
+int rt_sandbox_view_fd(struct rt_sandbox *sb, int *fd);
+int rt_sandbox_upper_fd(struct rt_sandbox *sb, int *fd);
+int rt_sandbox_snapshot_fd(struct rt_sandbox *sb, int *fd);
 
 enum rt_stream { RT_STDOUT = 1, RT_STDERR = 2 };
 

@@ -27,7 +27,12 @@ struct store;
 struct store_config {
 	const char *state_dir;   /* created if missing */
 	uint64_t max_file_size;  /* 0: unlimited */
+	/* Bulk uploads (store_stage): content bytes and entries per upload. */
+	uint64_t max_archive_size;    /* 0: unlimited */
+	uint32_t max_archive_entries; /* 0: STORE_DEFAULT_ARCHIVE_ENTRIES */
 };
+
+#define STORE_DEFAULT_ARCHIVE_ENTRIES 1000000
 
 struct store_codebase {
 	char id[AF_ID_MAX];      /* "cb_" + 16 hex */
@@ -71,6 +76,8 @@ int store_upload_begin(struct store *s, const char *codebase_id,
 		       const char *path, int64_t total_size,
 		       struct store_upload **out, const char **why);
 int store_upload_write(struct store_upload *u, const void *data, size_t len);
+/* The stored file's mode: 0755 if mode has an execute bit, else 0644. */
+void store_upload_set_mode(struct store_upload *u, uint32_t mode);
 /*
  * store_upload_write fails with -EFBIG past the announced total_size (when
  * > 0) or the store's max_file_size; after a failed write only abort (or a
@@ -120,5 +127,87 @@ int store_codebase_unref(struct store *s, const char *codebase_id,
 			 const char *holder);
 int store_snapshot(struct store *s, const char *codebase_id,
 		   const char *holder, char **path);
+
+/*
+ * Staging: a tree built in the codebase's tmp/ without the store lock, then
+ * merged over the current tree into a new generation in one step under the
+ * lock, so readers see all of it or none of it. Paths are as for uploads.
+ * Errors: -EINVAL (bad path, entry twice, file/directory clash; *why),
+ * -EFBIG (a file above max_file_size), -EDQUOT (the staged content above
+ * max_archive_size), -EMFILE (more than max_archive_entries entries).
+ */
+struct store_stage;
+int store_stage_begin(struct store *s, const char *codebase_id,
+		      struct store_stage **out, const char **why);
+void store_stage_abort(struct store_stage *st);
+int store_stage_mkdir(struct store_stage *st, const char *path,
+		      const char **why);
+/* One file at a time: begin, write exactly size bytes, end. */
+int store_stage_file_begin(struct store_stage *st, const char *path,
+			   uint32_t mode, int64_t size, const char **why);
+int store_stage_file_write(struct store_stage *st, const void *data,
+			   size_t len);
+int store_stage_file_end(struct store_stage *st,
+			 struct store_upload_result *res, const char **why);
+/* A whole file from src (a regular file, read to its end; its mode). */
+int store_stage_copy(struct store_stage *st, const char *path, int src,
+		     const char **why);
+struct store_stage_totals {
+	int64_t files, dirs, bytes;
+};
+void store_stage_totals(const struct store_stage *st,
+			struct store_stage_totals *t);
+void store_limits(const struct store *s, uint64_t *max_file_size,
+		  uint64_t *max_archive_size, uint32_t *max_archive_entries);
+
+/*
+ * Bulk upload: the staged tree over the current one (staged files replace
+ * files of the same path) as the codebase's new generation. Frees st.
+ */
+int store_import(struct store_stage *st, const char **why);
+
+/*
+ * A sandbox's changes to its snapshot, committed as a new generation.
+ * Each change is checked against the codebase's current tree: the path must
+ * still hold what the holder's snapshot held there (or what the holder
+ * committed there last), else the change conflicts, unless the tree already
+ * holds the sandbox's version. Paths not named are never touched: deleting
+ * a directory removes only the entries named, and the directory itself
+ * only when nothing else is left in it.
+ */
+enum store_op {
+	STORE_OP_PUT = 1, /* the file staged at path */
+	STORE_OP_MKDIR,   /* the directory staged at path */
+	STORE_OP_DELETE,
+};
+
+enum store_verdict {
+	STORE_APPLY = 1,  /* the path is as the snapshot left it */
+	STORE_COMMITTED,  /* unchanged since this holder committed it */
+	STORE_SAME,       /* the tree holds the sandbox's version already */
+	STORE_DIFFERS,    /* changed since the snapshot (check only) */
+	STORE_CONFLICT,
+};
+
+struct store_change {
+	const char *path;    /* normalised, without the leading '/' */
+	enum store_op op;
+	const char *view_id; /* identity of the sandbox's version */
+	enum store_verdict verdict; /* set by check and commit */
+};
+
+/*
+ * Verdicts without content comparison (DIFFERS where the path changed);
+ * the caller may compare a DIFFERS file through store_file_open.
+ */
+int store_commit_check(struct store *s, const char *codebase_id,
+		       const char *holder, struct store_change *ch, size_t n);
+/*
+ * Verdicts, then, unless dry_run or a change conflicts (-EBUSY), the new
+ * generation. PUT and MKDIR paths must have been staged in st. Frees st.
+ */
+int store_commit(struct store_stage *st, const char *holder,
+		 struct store_change *ch, size_t n, bool dry_run,
+		 const char **why);
 
 #endif

@@ -40,6 +40,11 @@ int af_rm_rf(const char *path);
 /* Full-length I/O that retries on EINTR and short counts. */
 ssize_t af_read_full(int fd, void *buf, size_t len);
 int af_write_full(int fd, const void *buf, size_t len);
+/*
+ * Do two open files hold the same bytes (read from their current offsets
+ * to the end)? 0 with *same set, or a negative errno.
+ */
+int af_fd_same_content(int a, int b, bool *same);
 /* Read a small file (< 64 KiB) into a NUL-terminated malloc'd buffer. */
 int af_read_file(const char *path, char **out, size_t *len);
 /* Write a string to a file (cgroup knobs); O_WRONLY, no create. */

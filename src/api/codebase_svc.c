@@ -266,6 +266,7 @@ static void upload_files(struct api_call *c)
 		upload_error(c, r, md->codebase_id, md->file_path, why);
 		return;
 	}
+	store_upload_set_mode(u, md->mode);
 	if (!upload_body(c, u, md->codebase_id, md->file_path,
 			 md->total_size)) {
 		store_upload_abort(u);

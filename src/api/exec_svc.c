@@ -10,6 +10,7 @@
 #include "agentfense/log.h"
 #include "agentfense/runtime.h"
 #include "convert.h"
+#include "files.h"
 #include "server.h"
 #include "svc.h"
 
@@ -172,6 +173,8 @@ static bool run(struct exec_ctx *x, const Sandbox__V1__ExecRequest *req,
 		rq->stdin_len = strlen(req->stdin);
 	}
 	r = rt_exec(rt, rq, res);
+	if (r == 0)
+		files_after_command(reg, e, res);
 	sandbox_exec_end(e);
 	registry_put(reg, e);
 	return svc_exec_outcome(c, r, res, x->timeout_ms);

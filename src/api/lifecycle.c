@@ -117,7 +117,10 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 		registry_save(reg, e);
 		goto out;
 	}
-	audit_sandbox_add(cfg->audit, rt_sandbox_cgroup_id(rt), e->rec->id);
+	audit_sandbox_start(cfg->audit, e->rec->id, rt_sandbox_cgroup_id(rt),
+			    rt_sandbox_workspace_dev(rt),
+			    svc_audit_level((void *const *)e->rec->labels,
+					    e->rec->n_labels));
 	pthread_mutex_lock(&e->lock);
 	__atomic_store_n(&e->rt, rt, __ATOMIC_RELAXED);
 	e->rec->status = ST(RUNNING);
@@ -147,10 +150,10 @@ static int stop_locked(struct registry *reg, struct sb_entry *e,
 	pthread_mutex_unlock(&e->lock);
 	if (!rt)
 		return 0;
-	audit_sandbox_remove(registry_config(reg)->audit,
-			     rt_sandbox_cgroup_id(rt));
 	/* Kills every process: commands in flight return promptly. */
 	r = rt_sandbox_stop(rt);
+	/* After its processes are gone, so their last operations are kept. */
+	audit_sandbox_stop(registry_config(reg)->audit, e->rec->id);
 	pthread_mutex_lock(&e->lock);
 	while (e->execs > 0)
 		pthread_cond_wait(&e->no_execs, &e->lock);
@@ -198,8 +201,10 @@ int sandbox_destroy(struct registry *reg, struct sb_entry *e)
 	if (r == 0)
 		r = registry_remove(reg, e);
 	pthread_mutex_unlock(&e->life);
-	if (r == 0)
+	if (r == 0) {
+		audit_sandbox_destroyed(cfg->audit, e->rec->id);
 		log_info("sandbox %s destroyed", e->rec->id);
+	}
 	return r;
 }
 

@@ -92,6 +92,9 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
 		snprintf(err, errlen, "too many labels (at most %d)", MAX_LABELS);
 		return -EINVAL;
 	}
+	if (!svc_check_audit_label((void *const *)req->labels, req->n_labels,
+				   err, errlen))
+		return -EINVAL;
 	if (req->resources &&
 	    (req->resources->memory_bytes < 0 || req->resources->cpu_quota < 0 ||
 	     req->resources->cpu_shares < 0 || req->resources->pids_limit < 0)) {
@@ -105,9 +108,10 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
  * A docker sandbox needs a reachable Docker daemon holding its image: say
  * so at creation rather than at start.
  */
-static grpc_status_code check_docker(const struct api_config *cfg,
-				     const Sandbox__V1__CreateSandboxRequest *req,
-				     char *err, size_t errlen)
+static grpc_status_code
+check_docker(const struct api_config *cfg,
+	     const Sandbox__V1__CreateSandboxRequest *req, char *err,
+	     size_t errlen)
 {
 	if (req->runtime != RUNTIME(DOCKER))
 		return GRPC_STATUS_OK;
@@ -153,6 +157,7 @@ new_record(const Sandbox__V1__CreateSandboxRequest *req, const char *id,
 						      : RUNTIME(BWRAP);
 	rec.image = req->image;
 	rec.resources = limits;
+	rec.commit_after_exec = req->commit_after_exec;
 	return (Sandbox__V1__Sandbox *)svc_clone(&rec.base,
 						 &sandbox__v1__sandbox__descriptor);
 }

@@ -25,5 +25,9 @@ extern const struct api_method api_sandbox_methods[];
 extern const size_t api_sandbox_n_methods;
 extern const struct api_method api_server_methods[];
 extern const size_t api_server_n_methods;
+extern const struct api_method api_file_methods[];
+extern const size_t api_file_n_methods;
+extern const struct api_method api_audit_methods[];
+extern const size_t api_audit_n_methods;
 
 #endif

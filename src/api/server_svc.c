@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentfense/audit.h"
 #include "agentfense/cleanup.h"
 #include "agentfense/enforce.h"
 #include "agentfense/policy.h"
@@ -34,6 +35,10 @@ static void health(struct api_call *c)
 	resp.uptime_seconds =
 		(int64_t)((af_now_mono_ns() - c->srv->started_ns) / 1000000000ull);
 	resp.cgroup_layout = (char *)rt_cgroup_layout(cfg->rt);
+	resp.probe_report = (char *)enf_probe_report(cfg->enf);
+	resp.audit_source = (char *)audit_source(cfg->audit);
+	resp.audit_reason = (char *)audit_source_reason(cfg->audit);
+	resp.audit_dropped = audit_dropped(cfg->audit);
 	api_call_reply(c, &resp.base);
 }
 

@@ -12,6 +12,7 @@
 #include "agentfense/runtime.h"
 #include "agentfense/util.h"
 #include "convert.h"
+#include "files.h"
 #include "server.h"
 #include "svc.h"
 
@@ -279,6 +280,8 @@ static bool session_run(struct api_call *c,
 		return false;
 	}
 	r = rt_session_exec(rt, &rq, res);
+	if (r == 0)
+		files_after_command(reg, e, res);
 	session_exec_end(e, s);
 	registry_put(reg, e);
 	if (r == -ESHUTDOWN) {

@@ -71,6 +71,15 @@ void svc_finish_stream(struct api_call *c, const struct rt_exec_res *res);
 bool svc_env_strings(struct api_call *c, void *const *entries, size_t n,
 		     char ***out);
 void svc_env_free(char **env, size_t n);
+/*
+ * The audit level a sandbox's labels ask for (AUDIT_LABEL; audit_svc.c):
+ * svc_check_audit_label says why a value is not one, svc_audit_level
+ * reads it from a valid record.
+ */
+bool svc_check_audit_label(void *const *labels, size_t n, char *err,
+			   size_t errlen);
+int svc_audit_level(void *const *labels, size_t n);
+
 /* 0 means the server default; answers the call when out of range. */
 bool svc_parse_timeout(struct api_call *c, const Google__Protobuf__Duration *d,
 		       uint64_t *ms);

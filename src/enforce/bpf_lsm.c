@@ -355,6 +355,22 @@ int bpf_lsm_remove(struct bpf_lsm *b, uint64_t cgroup_id)
 	return 0;
 }
 
+int bpf_lsm_set_audit_mode(struct bpf_lsm *b, uint64_t cgroup_id, uint32_t mode)
+{
+	return lsm_maps_set_audit_mode(&b->maps, cgroup_id, mode);
+}
+
+uint64_t bpf_lsm_audit_dropped(const struct bpf_lsm *b)
+{
+	return __atomic_load_n(&b->skel->bss->audit_dropped, __ATOMIC_RELAXED);
+}
+
+int bpf_lsm_sandbox_dropped(const struct bpf_lsm *b, uint64_t cgroup_id,
+			    uint64_t *out)
+{
+	return lsm_maps_audit_dropped(&b->maps, cgroup_id, out);
+}
+
 void bpf_lsm_set_audit_sink(struct bpf_lsm *b, bpf_lsm_audit_fn fn, void *ud)
 {
 	pthread_mutex_lock(&b->sink_lock);

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentfense/enforce.h"
+#include "lsm.h"
+
 struct af_matcher;
 
 /* The per-sandbox maps (bpf/lsm.h): af_sandboxes and af_policies. */
@@ -36,6 +39,11 @@ uint64_t lsm_kernel_dev(uint64_t st_dev);
 
 /* "open-read", "rename-src", ... for enum af_lsm_op; "?" if unknown. */
 const char *lsm_op_name(unsigned int op);
+/* The sandbox's audit mode (enum af_audit_mode) and its lost events. */
+int lsm_maps_set_audit_mode(const struct lsm_maps *mp, uint64_t cgroup_id,
+			    uint32_t mode);
+int lsm_maps_audit_dropped(const struct lsm_maps *mp, uint64_t cgroup_id,
+			   uint64_t *out);
 
 /*
  * Pins: AF_LSM_PIN_ROOT/bpf-lsm-<pid>-<start time> per daemon instance,
@@ -47,11 +55,27 @@ const char *lsm_op_name(unsigned int op);
  * dir and remove it. lsm_pin_release: remove the root if empty, unmount the
  * bpffs if we mounted it and nothing else is pinned there.
  */
-int lsm_pin_dir(char *buf, size_t len);
-int lsm_pin_prepare(const char *dir, bool *mounted, char *err, size_t len);
-int lsm_pin_remove(const char *dir);
-void lsm_pin_release(bool mounted);
+static inline int lsm_pin_dir(char *buf, size_t len)
+{
+	return enf_pin_dir(AF_LSM_PIN_PREFIX, buf, len);
+}
+static inline int lsm_pin_prepare(const char *dir, bool *mounted, char *err,
+				  size_t len)
+{
+	return enf_pin_prepare(dir, mounted, err, len);
+}
+static inline int lsm_pin_remove(const char *dir)
+{
+	return enf_pin_remove(dir);
+}
+static inline void lsm_pin_release(bool mounted)
+{
+	enf_pin_release(mounted);
+}
 /* Remove the directories of daemon instances that are gone; their count. */
-int lsm_pin_reconcile(const char *own_dir);
+static inline int lsm_pin_reconcile(const char *own_dir)
+{
+	return enf_pin_reconcile(AF_LSM_PIN_PREFIX, own_dir);
+}
 
 #endif

@@ -153,3 +153,27 @@ int lsm_maps_remove(const struct lsm_maps *mp, uint64_t cgroup_id)
 		r = -errno;
 	return r;
 }
+
+int lsm_maps_set_audit_mode(const struct lsm_maps *mp, uint64_t cgroup_id,
+			    uint32_t mode)
+{
+	struct af_lsm_sandbox sb;
+
+	if (bpf_map_lookup_elem(mp->sandboxes, &cgroup_id, &sb) < 0)
+		return -errno;
+	sb.audit_mode = mode;
+	if (bpf_map_update_elem(mp->sandboxes, &cgroup_id, &sb, BPF_EXIST) < 0)
+		return -errno;
+	return 0;
+}
+
+int lsm_maps_audit_dropped(const struct lsm_maps *mp, uint64_t cgroup_id,
+			   uint64_t *out)
+{
+	struct af_lsm_sandbox sb;
+
+	if (bpf_map_lookup_elem(mp->sandboxes, &cgroup_id, &sb) < 0)
+		return -errno;
+	*out = sb.audit_dropped;
+	return 0;
+}

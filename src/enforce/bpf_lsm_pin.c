@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agentfense/cleanup.h"
+#include "agentfense/enforce.h"
 #include "agentfense/log.h"
 #include "agentfense/util.h"
 #include "bpf_lsm_internal.h"
@@ -63,15 +64,15 @@ static int start_time(pid_t pid, unsigned long long *out)
 	return parse_ull(p + 1, ' ', out);
 }
 
-int lsm_pin_dir(char *buf, size_t len)
+int enf_pin_dir(const char *prefix, char *buf, size_t len)
 {
 	unsigned long long start;
 	int r = start_time(getpid(), &start), n;
 
 	if (r < 0)
 		return r;
-	n = snprintf(buf, len, "%s/%s%d-%llu", AF_LSM_PIN_ROOT,
-		     AF_LSM_PIN_PREFIX, (int)getpid(), start);
+	n = snprintf(buf, len, "%s/%s%d-%llu", AF_LSM_PIN_ROOT, prefix,
+		     (int)getpid(), start);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -82,7 +83,7 @@ static bool is_bpffs(const char *path)
 	return statfs(path, &s) == 0 && (long)s.f_type == (long)BPF_FS_MAGIC;
 }
 
-int lsm_pin_prepare(const char *dir, bool *mounted, char *err, size_t len)
+int enf_pin_prepare(const char *dir, bool *mounted, char *err, size_t len)
 {
 	const char *step = NULL;
 	int r;
@@ -109,7 +110,7 @@ int lsm_pin_prepare(const char *dir, bool *mounted, char *err, size_t len)
 	return r;
 }
 
-int lsm_pin_remove(const char *dir)
+int enf_pin_remove(const char *dir)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	struct dirent *de;
@@ -143,7 +144,7 @@ static bool bpffs_empty(void)
 	return true;
 }
 
-void lsm_pin_release(bool mounted)
+void enf_pin_release(bool mounted)
 {
 	/* Other parts of the daemon may pin here too: only if empty. */
 	if (rmdir(AF_LSM_PIN_ROOT) < 0 && errno != ENOENT &&
@@ -154,10 +155,10 @@ void lsm_pin_release(bool mounted)
 			       AF_LSM_BPFFS);
 }
 
-/* Is "bpf-lsm-PID-START" a daemon instance that still runs? */
-static bool instance_alive(const char *name)
+/* Is "PREFIX-PID-START" a daemon instance that still runs? */
+static bool instance_alive(const char *prefix, const char *name)
 {
-	const char *p = name + strlen(AF_LSM_PIN_PREFIX), *dash;
+	const char *p = name + strlen(prefix), *dash;
 	unsigned long long pid, start, now;
 
 	dash = strchr(p, '-');
@@ -167,7 +168,7 @@ static bool instance_alive(const char *name)
 	return start_time((pid_t)pid, &now) == 0 && now == start;
 }
 
-int lsm_pin_reconcile(const char *own_dir)
+int enf_pin_reconcile(const char *prefix, const char *own_dir)
 {
 	_cleanup_closedir_ DIR *d = opendir(AF_LSM_PIN_ROOT);
 	const char *own = strrchr(own_dir, '/');
@@ -178,11 +179,10 @@ int lsm_pin_reconcile(const char *own_dir)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, AF_LSM_PIN_PREFIX,
-			    strlen(AF_LSM_PIN_PREFIX)) != 0 ||
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
 		    (own && !strcmp(de->d_name, own + 1)))
 			continue;
-		if (instance_alive(de->d_name)) {
+		if (instance_alive(prefix, de->d_name)) {
 			log_warn("%s/%s belongs to a daemon that still runs; "
 				 "left alone",
 				 AF_LSM_PIN_ROOT, de->d_name);
@@ -190,12 +190,12 @@ int lsm_pin_reconcile(const char *own_dir)
 		}
 		snprintf(path, sizeof(path), "%s/%s", AF_LSM_PIN_ROOT,
 			 de->d_name);
-		r = lsm_pin_remove(path);
+		r = enf_pin_remove(path);
 		if (r < 0) {
 			log_warn_errno(r, "removing stale pins in %s", path);
 			continue;
 		}
-		log_info("removed stale enforcer pins %s", path);
+		log_info("removed stale pins %s", path);
 		removed++;
 	}
 	return removed;

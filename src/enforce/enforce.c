@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agentfense/log.h"
+#include "bpf_lsm_internal.h"
 #include "enforce_internal.h"
 
 struct enf_ctx {
@@ -186,4 +187,42 @@ void enf_plan_clear(struct enf_plan *plan)
 	if (plan->landlock_fd >= 0)
 		close(plan->landlock_fd);
 	plan->landlock_fd = -1;
+}
+
+bool enf_reports_audit(const struct enf_ctx *e)
+{
+	return enf_kind(e) == ENF_BPF_LSM;
+}
+
+void enf_set_audit_sink(struct enf_ctx *e, enf_audit_fn fn, void *ud)
+{
+	if (enf_kind(e) == ENF_BPF_LSM)
+		bpf_lsm_set_audit_sink(e->lsm, fn, ud);
+}
+
+int enf_sandbox_set_audit_mode(struct enf_ctx *e, uint64_t cgroup_id,
+			       unsigned int mode)
+{
+	return enf_kind(e) == ENF_BPF_LSM
+		       ? bpf_lsm_set_audit_mode(e->lsm, cgroup_id, mode)
+		       : -EOPNOTSUPP;
+}
+
+uint64_t enf_audit_dropped(const struct enf_ctx *e)
+{
+	return enf_kind(e) == ENF_BPF_LSM ? bpf_lsm_audit_dropped(e->lsm) : 0;
+}
+
+int enf_sandbox_audit_dropped(const struct enf_ctx *e, uint64_t cgroup_id,
+			      uint64_t *out)
+{
+	*out = 0;
+	return enf_kind(e) == ENF_BPF_LSM
+		       ? bpf_lsm_sandbox_dropped(e->lsm, cgroup_id, out)
+		       : -EOPNOTSUPP;
+}
+
+const char *enf_op_name(unsigned int op)
+{
+	return lsm_op_name(op);
 }

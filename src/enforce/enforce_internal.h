@@ -34,6 +34,11 @@ int bpf_lsm_remove(struct bpf_lsm *b, uint64_t cgroup_id);
 struct af_audit_event;
 typedef void (*bpf_lsm_audit_fn)(const struct af_audit_event *e, void *ud);
 void bpf_lsm_set_audit_sink(struct bpf_lsm *b, bpf_lsm_audit_fn fn, void *ud);
+int bpf_lsm_set_audit_mode(struct bpf_lsm *b, uint64_t cgroup_id,
+			   uint32_t mode);
+uint64_t bpf_lsm_audit_dropped(const struct bpf_lsm *b);
+int bpf_lsm_sandbox_dropped(const struct bpf_lsm *b, uint64_t cgroup_id,
+			    uint64_t *out);
 
 /* landlock backend (landlock.c): the ABI version, 0 if unavailable. */
 int landlock_probe_abi(void);

@@ -311,9 +311,11 @@ static int start_and_pin(struct docker_box *b, char *err, size_t errlen)
 		return pid;
 	b->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (b->pidfd < 0) {
+		int e = errno;
+
 		snprintf(err, errlen, "the container's process %d: %s", pid,
-			 strerror(errno));
-		return -errno;
+			 strerror(e));
+		return -e;
 	}
 	/* Still the same container once pinned (no pid reuse in between). */
 	if (inspect_pid(b, err, errlen) != pid) {
@@ -394,7 +396,7 @@ int docker_reconcile(struct docker_ctx *d)
 		 "22" DOCKER_LABEL_INSTANCE "%%3D%s%%22%%5D%%7D",
 		 d->inst);
 	st = docker_call(d->api, "GET", path, NULL, &reply, err, sizeof(err));
-	if (st < 0 || st != 200 || !json_is_array(reply)) {
+	if (st != 200 || !json_is_array(reply)) {
 		/* Not an error: the docker runtime is optional. */
 		log_info("no containers reconciled: %s",
 			 st < 0 ? err : docker_message(reply));

@@ -149,7 +149,7 @@ static CURL *make_handle(const struct docker_api *a, const char *method,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (body)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	else if (strcmp(method, "GET") && strcmp(method, "DELETE"))
+	else if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 	return h;
 }

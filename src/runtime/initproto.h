@@ -46,6 +46,13 @@ enum init_msg_type {
  * root of its own; init exits when that process does.
  */
 #define INIT_GUEST_FD (INIT_CGROUP_V1_FD + INIT_CGROUP_V1_MAX)
+/*
+ * Init keeps an O_PATH fd of the delta's upper directory here (taken by
+ * the daemon with pidfd_getfd to list changes: a capped delta is mounted
+ * only inside the sandbox). Commands never get it (init closes every fd
+ * above their own before exec).
+ */
+#define INIT_UPPER_FD 100
 
 /*
  * INIT_EXEC fds: these five, then up to INIT_EXEC_MAX_EXTRA more that the

@@ -419,7 +419,8 @@ int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 		goto fail;
 	log_info("sandbox %s started (%s, init pid %d, cgroup id %llu, %s, "
 		 "%zu hidden)",
-		 o->id, sb->box ? "docker" : "namespaces", sb->init_pid, (unsigned long long)cg_sandbox_id(sb->cg),
+		 o->id, sb->box ? "docker" : "namespaces", sb->init_pid,
+		 (unsigned long long)cg_sandbox_id(sb->cg),
 		 sb->enforced ? enf_name(rt->enf) : "unrestricted",
 		 sb->view.hidden);
 	*out = sb;
@@ -479,6 +480,11 @@ bool rt_sandbox_enforced(const struct rt_sandbox *sb)
 uint64_t rt_sandbox_cgroup_id(const struct rt_sandbox *sb)
 {
 	return cg_sandbox_id(sb->cg);
+}
+
+uint64_t rt_sandbox_workspace_dev(const struct rt_sandbox *sb)
+{
+	return sb->workspace_dev;
 }
 
 bool rt_sandbox_alive(struct rt_sandbox *sb)

@@ -13,7 +13,7 @@
  * The database file is shared with other modules, each with its own
  * connection and its own tables; ours all start with "codebase".
  */
-#define STORE_SCHEMA_VERSION  1
+#define STORE_SCHEMA_VERSION  2
 #define STORE_BUSY_TIMEOUT_MS 5000
 
 static const char schema_v1[] =
@@ -34,6 +34,22 @@ static const char schema_v1[] =
 	" gen INTEGER,"
 	" created_at INTEGER NOT NULL,"
 	" PRIMARY KEY (codebase_id, holder));";
+
+/*
+ * v2: what each holder (sandbox) committed at each path, so its next
+ * commit knows the path's base (store_commit).
+ */
+static const char schema_v2[] = "CREATE TABLE IF NOT EXISTS codebase_marks ("
+				" codebase_id TEXT NOT NULL,"
+				" holder TEXT NOT NULL,"
+				" path TEXT NOT NULL,"
+				" view_id TEXT NOT NULL,"
+				" present INTEGER NOT NULL,"
+				" is_dir INTEGER NOT NULL,"
+				" ino INTEGER NOT NULL,"
+				" size INTEGER NOT NULL,"
+				" mtime INTEGER NOT NULL,"
+				" PRIMARY KEY (codebase_id, holder, path));";
 
 int db_err(struct store *s, int rc, const char *what)
 {
@@ -135,6 +151,11 @@ static int db_migrate(struct store *s)
 		if (r < 0)
 			goto fail;
 	}
+	if (version < 2) {
+		r = db_exec(s, schema_v2);
+		if (r < 0)
+			goto fail;
+	}
 	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 		 STORE_SCHEMA_VERSION);
 	r = db_exec(s, sql);
@@ -211,6 +232,28 @@ int db_gen_pinned(struct store *s, const char *id, int64_t gen, bool *pinned)
 		*pinned = rc == SQLITE_ROW;
 	else
 		r = db_err(s, rc, "generation pins");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_cb_totals(struct store *s, const char *id, int64_t *size,
+		 int64_t *files)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	r = db_prepare(s, "SELECT size, file_count FROM codebases WHERE id = ?",
+		       &st);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*size = sqlite3_column_int64(st, 0);
+		*files = sqlite3_column_int64(st, 1);
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : db_err(s, rc, "codebase size");
+	}
 	sqlite3_finalize(st);
 	return r;
 }

@@ -95,6 +95,10 @@ static int unref_locked(struct store *s, const char *id, const char *holder,
 		return r;
 	if (sqlite3_changes(s->db) == 0)
 		return -ENOENT;
+	r = marks_drop(s, id, holder);
+	if (r < 0)
+		log_warn_errno(r, "codebase %s: commit marks of %s", id,
+			       holder);
 	r = gen_retire_unused(s, id, trash, ntrash);
 	if (r < 0)
 		/* The reference is gone; leftovers go at the next open. */
@@ -120,9 +124,8 @@ int store_codebase_unref(struct store *s, const char *codebase_id,
 	return r;
 }
 
-/* The generation holder has pinned, or -ENOENT / -ENODATA (ref, no pin). */
-static int ref_gen(struct store *s, const char *id, const char *holder,
-		   int64_t *gen)
+int refs_pinned_gen(struct store *s, const char *id, const char *holder,
+		    int64_t *gen)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
@@ -174,7 +177,7 @@ static int snapshot_gen(struct store *s, const char *id, const char *holder,
 	r = db_cb_gen(s, id, &cur);
 	if (r < 0)
 		return r;
-	r = ref_gen(s, id, holder, gen);
+	r = refs_pinned_gen(s, id, holder, gen);
 	if (r != -ENODATA && r != -ENOENT)
 		return r;
 	*gen = cur;

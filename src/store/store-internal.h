@@ -40,6 +40,8 @@ struct store {
 	char *state_dir; /* absolute */
 	int cb_fd;	 /* STATE/codebases, flock'd: one store per state dir */
 	uint64_t max_file_size;
+	uint64_t max_archive_size;
+	uint32_t max_archive_entries;
 };
 
 /* db.c: statements on s->db; callers hold s->lock. */
@@ -52,6 +54,8 @@ int db_commit(struct store *s);
 void db_rollback(struct store *s);
 int db_cb_gen(struct store *s, const char *id, int64_t *gen);
 int db_gen_pinned(struct store *s, const char *id, int64_t gen, bool *pinned);
+int db_cb_totals(struct store *s, const char *id, int64_t *size,
+		 int64_t *files);
 
 /* tree.c: walks confined to a tree, refusing symlinks on every component. */
 int tree_walk_parent(int rootfd, const char *rel, bool create, int *parent,
@@ -71,6 +75,77 @@ int store_trash_move(struct store *s, int dirfd, const char *name,
 		     char **trashed);
 void store_trash_remove(struct store *s, const char *name);
 void store_trash_empty(struct store *s, char **names, size_t n);
+
+/* stage.c, merge.c: staged trees and the generations made from them. */
+struct store_stage {
+	struct store *s;
+	char cb_id[AF_ID_MAX];
+	/* The staged tree: <id>/tmp/<name>. */
+	char name[AF_ID_MAX];
+	int tmp_dir;
+	int root;
+	/* The file being written (fd -1 when none) and its SHA-256 context. */
+	int fd;
+	char path[4096];
+	uint32_t mode;
+	int64_t size, written;
+	void *md;
+	/* The last parent directory opened, kept for its siblings. */
+	char parent[4096];
+	int parent_fd;
+	int64_t files, dirs, bytes;
+	/* Sticky: a failed write fails the file. */
+	int err;
+};
+/*
+ * Stored files are 0644, or 0755 when any execute bit was asked for: every
+ * sandbox process may read them, whatever its uid.
+ */
+static inline uint32_t store_file_mode(uint32_t mode)
+{
+	return STORE_FILE_MODE | (mode & 0111 ? 0111 : 0);
+}
+/*
+ * merge.c, with s->lock held. merge_tree carries the current generation
+ * over into st's tree, except the paths in skip (sorted, normalised), and
+ * counts what it did not carry. gen_install makes st's tree generation
+ * cur+1: database switched (with extra's rows, in the same transaction),
+ * old generations retired into *trash for the caller to empty unlocked.
+ */
+struct merge_skip {
+	const char *const *paths;
+	size_t n;
+};
+int merge_tree(struct store_stage *st, int64_t cur,
+	       const struct merge_skip *skip, int64_t *removed_files,
+	       int64_t *removed_bytes, const char **why);
+struct gen_install {
+	int64_t size, files; /* the new tree's totals */
+	int (*extra)(struct store *s, void *ud);
+	void *ud;
+};
+int gen_install(struct store_stage *st, int64_t cur,
+		const struct gen_install *in, char ***trash, size_t *ntrash);
+
+/* marks.c: what each holder committed where (see store_commit). */
+struct mark {
+	bool present; /* the path held a file or directory after the commit */
+	bool is_dir;
+	uint64_t ino;
+	int64_t size, mtime_ns;
+	char view_id[128];
+};
+int marks_get(struct store *s, const char *id, const char *holder,
+	      const char *path, struct mark *m, bool *found);
+int marks_put(struct store *s, const char *id, const char *holder,
+	      const char *path, const struct mark *m);
+int marks_drop(struct store *s, const char *id, const char *holder);
+
+/* refs.c */
+/* The generation holder pinned: -ENOENT without a reference, -ENODATA
+ * before its first snapshot. */
+int refs_pinned_gen(struct store *s, const char *id, const char *holder,
+		    int64_t *gen);
 
 /* codebase.c */
 int store_check_id(const char *id, const char **why);

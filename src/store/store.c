@@ -85,6 +85,10 @@ int store_open(const struct store_config *cfg, struct store **out)
 		return -ENOMEM;
 	s->cb_fd = -1;
 	s->max_file_size = cfg->max_file_size;
+	s->max_archive_size = cfg->max_archive_size;
+	s->max_archive_entries = cfg->max_archive_entries
+					 ? cfg->max_archive_entries
+					 : STORE_DEFAULT_ARCHIVE_ENTRIES;
 	r = pthread_mutex_init(&s->lock, NULL);
 	if (r) {
 		free(s);
@@ -104,6 +108,14 @@ int store_open(const struct store_config *cfg, struct store **out)
 	log_info("store open at %s", s->state_dir);
 	*out = s;
 	return 0;
+}
+
+void store_limits(const struct store *s, uint64_t *max_file_size,
+		  uint64_t *max_archive_size, uint32_t *max_archive_entries)
+{
+	*max_file_size = s->max_file_size;
+	*max_archive_size = s->max_archive_size;
+	*max_archive_entries = s->max_archive_entries;
 }
 
 void store_close(struct store *s)

@@ -40,6 +40,15 @@ static int fail(const char **why, const char *reason, int err)
 	return err;
 }
 
+void store_upload_set_mode(struct store_upload *u, uint32_t mode)
+{
+	/* Before the rename: an installed file may be a hard link shared
+	 * with a pinned generation, whose mode must not change. */
+	if (u->fd >= 0 && fchmod(u->fd, store_file_mode(mode)) < 0 && !u->err)
+		u->err = log_errno(-errno, "codebase %s: mode of %s", u->cb_id,
+				   u->path);
+}
+
 void store_upload_abort(struct store_upload *u)
 {
 	if (!u)

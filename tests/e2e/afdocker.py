@@ -68,6 +68,8 @@ class DockerDaemon:
         self.host = f"unix://{self.sock}"
         self.pidfile = os.path.join(self.tmp, "dockerd.pid")
         self.log_path = os.path.join(self.tmp, "dockerd.log")
+        # Containers' cgroups go under a parent of our own, removed at stop.
+        self.cgroup_parent = os.path.basename(self.tmp)
         self.proc: Optional[subprocess.Popen] = None
 
     def command(self) -> list:
@@ -80,7 +82,8 @@ class DockerDaemon:
                 "--pidfile", self.pidfile, "-H", self.host,
                 "--iptables=false", "--ip6tables=false", "--bridge=none",
                 "--ip-forward=false", "--ip-masq=false", "--userland-proxy=false",
-                "--exec-opt", "native.cgroupdriver=cgroupfs", "--log-level=warn"]
+                "--exec-opt", "native.cgroupdriver=cgroupfs",
+                "--cgroup-parent", f"/{self.cgroup_parent}", "--log-level=warn"]
 
     def start(self) -> "DockerDaemon":
         with open(self.log_path, "ab") as log:
@@ -163,11 +166,20 @@ class DockerDaemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        mounts = [line.split()[4] for line in open("/proc/self/mountinfo")]
+        with open("/proc/self/mountinfo") as f:
+            lines = f.read().splitlines()
+        mounts = [line.split()[4] for line in lines]
         for m in sorted((m for m in mounts if m.startswith(self.tmp + "/")), key=len,
                         reverse=True):
             subprocess.run(["umount", "-l", m], check=False)
         subprocess.run(["rm", "-rf", "--one-file-system", self.tmp], check=False)
+        # The (empty) parent cgroup runc made in every hierarchy.
+        for line in lines:
+            if " - cgroup" in line:
+                try:
+                    os.rmdir(os.path.join(line.split()[4], self.cgroup_parent))
+                except OSError:
+                    pass
 
     def log_tail(self, lines: int = 30) -> str:
         try:

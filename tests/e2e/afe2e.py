@@ -65,6 +65,8 @@ class Daemon:
                "--state-dir", self.state_dir, "--log-level", "debug"]
         if os.path.exists(init_binary()):
             cmd += ["--init", init_binary()]
+        # More options for every daemon of the suite (the VM runs need some).
+        cmd += os.environ.get("AF_E2E_DAEMON_ARGS", "").split()
         return cmd
 
     def start(self) -> None:

@@ -8,7 +8,7 @@ the end.  The module is skipped, with the reason printed, only when Debian's
 docker.io cannot be installed.
 """
 
-import os
+import glob
 import pathlib
 import signal
 import subprocess
@@ -68,6 +68,7 @@ def dockerd(daemon):
     finally:
         d.stop()
     assert _host_network_state() == before, "dockerd changed the host's network set-up"
+    assert not glob.glob(f"/sys/fs/cgroup/*/{d.cgroup_parent}"), "dockerd's cgroups left"
 
 
 @pytest.fixture(scope="module")
@@ -132,12 +133,12 @@ def container_of(dockerd, sandbox_id):
 
 # -- the spec's example ---------------------------------------------------------
 
-def test_spec_docker_example_runs_as_written(ddaemon, dockerd, tmp_path):
+def test_spec_docker_example_runs_as_written(ddaemon, dockerd, tmp_path, monkeypatch):
     project = tmp_path / "my-project"
     (project / "tests").mkdir(parents=True)
     (project / "tests" / "test_math.py").write_text("def test_add():\n    assert 1 + 1 == 2\n")
     (project / ".env").write_text("TOKEN=secret\n")
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     with Sandbox.from_local(
         "./my-project",
         preset="agent-safe",
@@ -331,7 +332,7 @@ def test_container_killed_from_outside_stops_the_sandbox(dc, made, dockerd):
     while time.monotonic() < deadline:
         try:
             dc.exec(sb.id, "true")
-        except af.AgentFenseError:
+        except af.SandboxNotRunningError:
             break
         time.sleep(0.2)
     else:

@@ -53,7 +53,10 @@ class Resources:
         sb = self.client.create_sandbox(codebase_id, permissions=list(permissions),
                                         preset=preset, **self.runtime_args)
         self.sandboxes.append(sb.id)
-        return self.client.start_sandbox(sb.id)
+        started = self.client.start_sandbox(sb.id)
+        want = self.runtime_args.get("runtime", af.RuntimeType.BWRAP)
+        assert started.runtime == want, f"{sb.id} runs on {started.runtime}, not {want}"
+        return started
 
     def cleanup(self) -> None:
         for sb in self.sandboxes:

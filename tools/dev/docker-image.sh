@@ -19,10 +19,14 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/debs" "$work/rootfs" "$(dirname "$out")"
 
 # Dependency closure, real packages only (virtual ones print as <name>).
-apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-  --no-breaks --no-replaces --no-enhances "${roots[@]}" |
-  grep -E '^[a-z0-9]' | sed 's/:any$//' | sort -u > "$work/list"
-(cd "$work/debs" && xargs -a "$work/list" apt-get download -qq) >&2
+closure() {
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+    --no-breaks --no-replaces --no-enhances "${roots[@]}" |
+    grep -E '^[a-z0-9]' | sed 's/:any$//' | sort -u > "$work/list"
+  (cd "$work/debs" && xargs -a "$work/list" apt-get download -qq) >&2
+}
+# A fresh machine may have no (or stale) package lists: update once.
+closure || { apt-get update -qq >&2 && closure; }
 for deb in "$work"/debs/*.deb; do
   dpkg-deb -x "$deb" "$work/rootfs"
 done

@@ -7,12 +7,13 @@ from typing import Iterable, List, Mapping, Optional
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
-from ._proto.sandbox.v1 import (codebase_pb2, common_pb2, sandbox_pb2,
-                                server_pb2)
-from .types import (Codebase, ExecResult, FileInfo, HealthInfo, PathExplanation,
-                    PatternType, Permission, PermissionRule, PresetInfo,
-                    ResourceLimits, RuntimeType, SandboxInfo, SandboxStatus,
-                    UploadResult)
+from ._proto.sandbox.v1 import (codebase_pb2, common_pb2, files_pb2,
+                                sandbox_pb2, server_pb2)
+from .types import (Change, ChangeKind, Codebase, CommitResult, ExecResult,
+                    FileInfo, HealthInfo, PathExplanation, PatternType,
+                    Permission, PermissionRule, PresetInfo, ResourceLimits,
+                    RuntimeType, SandboxFileInfo, SandboxInfo, SandboxStatus,
+                    SessionInfo, SessionStatus, UploadLimits, UploadResult)
 
 _PERM_TO_PB = {
     Permission.NONE: common_pb2.PERMISSION_NONE,
@@ -125,7 +126,8 @@ def sandbox_from_pb(msg: sandbox_pb2.Sandbox) -> SandboxInfo:
         stopped_at=ts(msg.stopped_at), expires_at=ts(msg.expires_at),
         runtime=_RUNTIME_FROM_PB.get(msg.runtime, RuntimeType.BWRAP),
         image=msg.image, resources=_resources_from_pb(msg.resources),
-        status_message=msg.status_message, enforcer=msg.enforcer)
+        status_message=msg.status_message, enforcer=msg.enforcer,
+        commit_after_exec=msg.commit_after_exec)
 
 
 def exec_result_from_pb(msg: sandbox_pb2.ExecResult, command: str) -> ExecResult:
@@ -152,8 +154,34 @@ def exec_request(sandbox_id: str, command: str, stdin, env: Optional[Mapping[str
     return req
 
 
+def session_exec_request(session_id: str, command: str,
+                         timeout: Optional[float]) -> sandbox_pb2.SessionExecRequest:
+    req = sandbox_pb2.SessionExecRequest(session_id=session_id, command=command)
+    if timeout is not None:
+        req.timeout.CopyFrom(duration_to(timeout))
+    return req
+
+
 def rules_to_pb(rules: Iterable[PermissionRule]) -> List[common_pb2.PermissionRule]:
     return [rule_to_pb(r) for r in rules]
+
+
+def create_sandbox_request(codebase_id: str, rules: List[PermissionRule],
+                           labels: Optional[Mapping[str, str]], expires_in,
+                           runtime: Optional[RuntimeType], image: Optional[str],
+                           resources: Optional[ResourceLimits],
+                           commit_after_exec: bool) -> sandbox_pb2.CreateSandboxRequest:
+    from .types import timeout_seconds
+
+    req = sandbox_pb2.CreateSandboxRequest(
+        codebase_id=codebase_id, permissions=rules_to_pb(rules),
+        labels=dict(labels or {}), runtime=runtime_to_pb(runtime),
+        image=image or "", resources=resources_to_pb(resources),
+        commit_after_exec=commit_after_exec)
+    secs = timeout_seconds(expires_in)
+    if secs is not None:
+        req.expires_in.CopyFrom(duration_to(secs))
+    return req
 
 
 def preset_from_pb(msg: server_pb2.Preset) -> PresetInfo:
@@ -176,3 +204,60 @@ def explanation_from_pb(msg: server_pb2.ExplainPathResponse) -> PathExplanation:
         rule_index=msg.rule_index,
         rule=rule_from_pb(msg.rule) if msg.HasField("rule") else None,
         reason=msg.reason)
+
+
+_SESSION_STATUS = {
+    common_pb2.SESSION_STATUS_ACTIVE: SessionStatus.ACTIVE,
+    common_pb2.SESSION_STATUS_CLOSED: SessionStatus.CLOSED,
+}
+
+_CHANGE_KIND = {
+    files_pb2.CHANGE_KIND_ADDED: ChangeKind.ADDED,
+    files_pb2.CHANGE_KIND_MODIFIED: ChangeKind.MODIFIED,
+    files_pb2.CHANGE_KIND_DELETED: ChangeKind.DELETED,
+}
+
+
+def session_from_pb(msg: sandbox_pb2.Session) -> SessionInfo:
+    return SessionInfo(id=msg.id, sandbox_id=msg.sandbox_id,
+                       status=_SESSION_STATUS.get(msg.status, SessionStatus.UNKNOWN),
+                       shell=msg.shell, created_at=ts(msg.created_at),
+                       closed_at=ts(msg.closed_at))
+
+
+def sandbox_file_from_pb(msg: files_pb2.SandboxFileInfo) -> SandboxFileInfo:
+    return SandboxFileInfo(
+        path=msg.path, name=msg.name, is_dir=msg.is_dir, size=msg.size,
+        modified_at=ts(msg.modified_at),
+        permission=_PERM_FROM_PB.get(msg.permission, Permission.NONE),
+        mode=msg.mode, is_symlink=msg.is_symlink)
+
+
+def change_from_pb(msg: files_pb2.Change) -> Change:
+    return Change(path=msg.path, kind=_CHANGE_KIND.get(msg.kind, ChangeKind.MODIFIED),
+                  is_dir=msg.is_dir, size=msg.size, mode=msg.mode,
+                  permission=_PERM_FROM_PB.get(msg.permission, Permission.NONE),
+                  committable=msg.committable, reason=msg.reason,
+                  committed=msg.committed, conflict=msg.conflict)
+
+
+def commit_from_pb(msg: files_pb2.CommitChangesResponse, dry_run: bool) -> CommitResult:
+    return CommitResult(committed=[change_from_pb(c) for c in msg.committed],
+                        skipped=[change_from_pb(c) for c in msg.skipped],
+                        conflicts=[change_from_pb(c) for c in msg.conflicts],
+                        dry_run=dry_run)
+
+
+def limits_from_pb(msg: files_pb2.UploadLimits) -> UploadLimits:
+    return UploadLimits(max_file_size=msg.max_file_size,
+                        max_archive_size=msg.max_archive_size,
+                        max_archive_entries=msg.max_archive_entries,
+                        max_batch_size=msg.max_batch_size)
+
+
+def workspace_path(path: str) -> str:
+    """A workspace path as the server's file calls take it ("/a/b")."""
+    path = str(path)
+    if path.startswith("/workspace/") or path == "/workspace":
+        path = path[len("/workspace"):]
+    return path if path.startswith("/") else "/" + path

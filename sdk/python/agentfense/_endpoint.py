@@ -9,6 +9,9 @@ from typing import Optional
 from .exceptions import InvalidConfigurationError
 
 DEFAULT_ENDPOINT = "localhost:9000"
+# Matches the server's cap on captured output with room to spare, so big
+# results never hit gRPC's 4 MiB default.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 ENV_VAR = "AGENTFENSE_ENDPOINT"
 
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
@@ -40,3 +43,9 @@ def grpc_target(endpoint: str) -> str:
         raise InvalidConfigurationError(
             f"endpoint must be HOST:PORT or unix:///path, got {endpoint!r}")
     return ep
+
+
+def channel_options(max_message_bytes: Optional[int] = None) -> list:
+    n = max_message_bytes or DEFAULT_MAX_MESSAGE_BYTES
+    return [("grpc.max_receive_message_length", n),
+            ("grpc.max_send_message_length", n)]

@@ -1,4 +1,9 @@
-"""SandboxClient: one method per implemented RPC of the AgentFense server."""
+"""SandboxClient: one method per RPC of the AgentFense server (sync).
+
+This module holds the plumbing, codebases, sandboxes, commands and the
+server calls; sessions, bulk upload and the sandbox file calls are in
+agentfense._client_files (mixed into SandboxClient).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ from typing import (IO, Callable, Dict, Iterable, Iterator, List, Mapping,
 import grpc
 
 from . import _convert as cv
-from ._endpoint import grpc_target, resolve_endpoint
-from ._proto.sandbox.v1 import (codebase_pb2, codebase_pb2_grpc, sandbox_pb2,
-                                sandbox_pb2_grpc, server_pb2, server_pb2_grpc)
+from ._client_files import FilesMixin
+from .audit import AuditMixin
+from ._endpoint import channel_options, grpc_target, resolve_endpoint
+from ._proto.sandbox.v1 import (codebase_pb2, codebase_pb2_grpc, files_pb2_grpc,
+                                sandbox_pb2, sandbox_pb2_grpc, server_pb2,
+                                server_pb2_grpc)
 from .exceptions import (AgentFenseError, CodebaseNotFoundError,
                          FileNotFoundError, InvalidConfigurationError,
                          NotFoundError, SandboxNotRunningError, from_rpc_error)
@@ -20,13 +28,11 @@ from .presets import expand_permissions
 from .stream import ExecStream
 from .types import (Codebase, ExecResult, FileInfo, HealthInfo, PathExplanation,
                     PresetInfo, ResourceLimits, RuleLike, RuntimeType,
-                    SandboxInfo, Timeout, UploadResult, timeout_seconds)
+                    SandboxInfo, SandboxStatus, Timeout, UploadResult,
+                    timeout_seconds)
 
 MiB = 1024 * 1024
 KiB = 1024
-# Matches the server's cap on captured output with room to spare, so big
-# results never hit gRPC's 4 MiB default.
-DEFAULT_MAX_MESSAGE_BYTES = 64 * MiB
 DEFAULT_CHUNK_SIZE = 256 * KiB
 MIN_CHUNK_SIZE, MAX_CHUNK_SIZE = 64 * KiB, 1 * MiB
 # Extra time the client waits beyond a command's own timeout, so that the
@@ -36,26 +42,25 @@ EXEC_GRACE_SECONDS = 30.0
 Content = Union[bytes, bytearray, memoryview, str, IO[bytes]]
 
 
-class SandboxClient:
+class SandboxClient(FilesMixin, AuditMixin):
     """Low-level, synchronous client.
 
     endpoint: "host:port", "unix:///path" or "unix:/path"; when omitted,
-    $AGENTFENSE_ENDPOINT or "localhost:9000".  `timeout` is the deadline in
+    $AGENTFENSE_ENDPOINT or "localhost:9000". `timeout` is the deadline in
     seconds of ordinary calls (uploads, downloads and commands have their own).
     """
 
     def __init__(self, endpoint: Optional[str] = None, *, secure: bool = False,
                  credentials: Optional[grpc.ChannelCredentials] = None,
                  timeout: Optional[float] = 60.0,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 max_message_bytes: Optional[int] = None,
                  chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
             raise InvalidConfigurationError(
                 f"chunk_size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}")
         self.endpoint = resolve_endpoint(endpoint)
         target = grpc_target(self.endpoint)
-        options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes)]
+        options = channel_options(max_message_bytes)
         if secure or credentials is not None:
             creds = credentials or grpc.ssl_channel_credentials()
             self._channel = grpc.secure_channel(target, creds, options=options)
@@ -66,6 +71,7 @@ class SandboxClient:
         self._sandboxes = sandbox_pb2_grpc.SandboxServiceStub(self._channel)
         self._codebases = codebase_pb2_grpc.CodebaseServiceStub(self._channel)
         self._server = server_pb2_grpc.ServerServiceStub(self._channel)
+        self._files = files_pb2_grpc.FileServiceStub(self._channel)
 
     # -- plumbing ---------------------------------------------------------
 
@@ -86,6 +92,15 @@ class SandboxClient:
             return method(request, timeout=self._timeout)
         except grpc.RpcError as err:
             raise self._error(err, **ctx) from None
+
+    def _with_status(self, exc: AgentFenseError) -> AgentFenseError:
+        """A SandboxNotRunningError learns the sandbox's current status."""
+        if isinstance(exc, SandboxNotRunningError) and exc.current_status is None:
+            try:
+                exc.current_status = self.get_sandbox(exc.sandbox_id).status
+            except AgentFenseError:
+                pass
+        return exc
 
     # -- codebases --------------------------------------------------------
 
@@ -112,11 +127,14 @@ class SandboxClient:
         self._unary(self._codebases.DeleteCodebase, req, codebase_id=codebase_id)
 
     def upload_file(self, codebase_id: str, file_path: str, content: Content,
-                    total_size: Optional[int] = None) -> UploadResult:
+                    total_size: Optional[int] = None,
+                    mode: Optional[int] = None) -> UploadResult:
         """Store one file, streamed in chunks of 64 KiB to 1 MiB.
 
         `content` is bytes, a str (stored as UTF-8) or a binary file object
-        read from its current position.
+        read from its current position. `mode`: with an execute bit the file
+        is stored executable (0755), else 0644. For a whole tree, use
+        upload_directory (one stream, far faster).
         """
         if isinstance(content, str):
             content = content.encode()
@@ -127,7 +145,8 @@ class SandboxClient:
             source = content
             size = _remaining_size(content) if total_size is None else total_size
         failure: List[BaseException] = []
-        chunks = self._upload_chunks(codebase_id, file_path, source, size, failure)
+        chunks = self._upload_chunks(codebase_id, file_path, source, size, mode,
+                                     failure)
         try:
             resp = self._codebases.UploadFiles(chunks)
         except grpc.RpcError as err:
@@ -138,9 +157,11 @@ class SandboxClient:
         return cv.upload_result_from_pb(resp)
 
     def _upload_chunks(self, codebase_id: str, file_path: str, source: IO[bytes],
-                       size: int, failure: List[BaseException]) -> Iterator:
+                       size: int, mode: Optional[int],
+                       failure: List[BaseException]) -> Iterator:
         meta = codebase_pb2.UploadChunk.Metadata(
-            codebase_id=codebase_id, file_path=file_path, total_size=size)
+            codebase_id=codebase_id, file_path=file_path, total_size=size,
+            mode=mode or 0)
         yield codebase_pb2.UploadChunk(metadata=meta)
         try:
             while True:
@@ -149,10 +170,13 @@ class SandboxClient:
                     return
                 yield codebase_pb2.UploadChunk(data=bytes(data))
         except BaseException as exc:
-            # Re-raised so grpc cancels the call instead of ending the stream
-            # cleanly: a short stream must never be stored as the file.
+            # Raised on (as an Exception, which grpc answers by cancelling the
+            # call) rather than ending the stream cleanly: a short stream
+            # must never be stored as the file.
             failure.append(exc)
-            raise
+            if isinstance(exc, Exception):
+                raise
+            raise RuntimeError("upload aborted") from None
 
     def download_file(self, codebase_id: str, file_path: str) -> bytes:
         req = codebase_pb2.DownloadFileRequest(codebase_id=codebase_id,
@@ -196,19 +220,17 @@ class SandboxClient:
                        expires_in: Timeout = None,
                        runtime: Optional[RuntimeType] = None,
                        image: Optional[str] = None,
-                       resources: Optional[ResourceLimits] = None) -> SandboxInfo:
+                       resources: Optional[ResourceLimits] = None,
+                       commit_after_exec: bool = False) -> SandboxInfo:
         """Create a sandbox (PENDING) over a codebase.
 
         A `preset` is expanded here, its rules before `permissions`.
+        commit_after_exec: commit the sandbox's changes into the codebase
+        after every command (a failure shows in the command's message).
         """
-        rules = expand_permissions(preset, permissions)
-        req = sandbox_pb2.CreateSandboxRequest(
-            codebase_id=codebase_id, permissions=cv.rules_to_pb(rules),
-            labels=dict(labels or {}), runtime=cv.runtime_to_pb(runtime),
-            image=image or "", resources=cv.resources_to_pb(resources))
-        secs = timeout_seconds(expires_in)
-        if secs is not None:
-            req.expires_in.CopyFrom(cv.duration_to(secs))
+        req = cv.create_sandbox_request(codebase_id, expand_permissions(preset, permissions),
+                                        labels, expires_in, runtime, image, resources,
+                                        commit_after_exec)
         return cv.sandbox_from_pb(
             self._unary(self._sandboxes.CreateSandbox, req, codebase_id=codebase_id))
 
@@ -253,7 +275,7 @@ class SandboxClient:
         secs = timeout_seconds(timeout)
         req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
         try:
-            resp = self._sandboxes.Exec(req, timeout=_exec_deadline(secs))
+            resp = self._sandboxes.Exec(req, timeout=exec_deadline(secs))
         except grpc.RpcError as err:
             raise self._exec_error(err, sandbox_id, command, secs) from None
         return cv.exec_result_from_pb(resp, command)
@@ -266,19 +288,14 @@ class SandboxClient:
         """Like exec(), but output arrives as it is written (see ExecStream)."""
         secs = timeout_seconds(timeout)
         req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
-        call = self._sandboxes.ExecStream(req, timeout=_exec_deadline(secs))
+        call = self._sandboxes.ExecStream(req, timeout=exec_deadline(secs))
         return ExecStream(
             call, command, lambda err: self._exec_error(err, sandbox_id, command, secs))
 
     def _exec_error(self, err: grpc.RpcError, sandbox_id: str, command: str,
                     secs: Optional[float]) -> AgentFenseError:
-        exc = self._error(err, sandbox_id=sandbox_id, command=command, timeout=secs)
-        if isinstance(exc, SandboxNotRunningError):
-            try:
-                exc.current_status = self.get_sandbox(sandbox_id).status
-            except AgentFenseError:
-                pass
-        return exc
+        return self._with_status(
+            self._error(err, sandbox_id=sandbox_id, command=command, timeout=secs))
 
     # -- server -----------------------------------------------------------
 
@@ -305,7 +322,7 @@ class SandboxClient:
             self._unary(self._server.ExplainPath, req, **ctx))
 
 
-def _exec_deadline(secs: Optional[float]) -> Optional[float]:
+def exec_deadline(secs: Optional[float]) -> Optional[float]:
     return None if secs is None else secs + EXEC_GRACE_SECONDS
 
 
@@ -326,3 +343,5 @@ def _remaining_size(f: IO[bytes]) -> int:
     except (AttributeError, OSError, io.UnsupportedOperation):
         return 0
 
+
+__all__ = ["SandboxClient", "SandboxStatus"]

@@ -116,9 +116,13 @@ def extend_preset(base: str, additions: Optional[Sequence[RuleLike]] = None,
 
 def expand_permissions(preset: Optional[str],
                        permissions: Optional[Iterable[RuleLike]]) -> List[PermissionRule]:
-    """The rule list sent to the server: preset rules first, caller's after."""
+    """The rule list sent to the server: preset rules first, caller's after.
+
+    An Ellipsis in `permissions` (`permissions=[...]`, as documentation
+    writes "your rules here") is a placeholder and adds no rule.
+    """
     rules = get_preset(preset) if preset is not None else []
-    return rules + [to_rule(r) for r in permissions or ()]
+    return rules + [to_rule(r) for r in permissions or () if r is not Ellipsis]
 
 
 def _check_known(name: str) -> None:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
-from typing import Iterable, List, Mapping, Optional, Union
+from typing import Iterable, List, Mapping, Optional, Sequence, Union
 
-from ._local import iter_local_files
+from . import _common, _upload
 from .client import SandboxClient
-from .exceptions import (AgentFenseError, InvalidConfigurationError,
-                         SandboxNotFoundError)
+from .exceptions import AgentFenseError, SandboxNotFoundError
 from .presets import DEFAULT_PRESET, expand_permissions
+from .session import Session
 from .stream import ExecStream
-from .types import (ExecResult, ResourceLimits, RuleLike, RuntimeType,
-                    SandboxInfo, SandboxStatus, Timeout)
+from .types import (Change, Codebase, CommitResult, ExecResult, ResourceLimits,
+                    RuleLike, RuntimeType, SandboxFileInfo, SandboxInfo,
+                    SandboxStatus, Timeout, UploadSummary)
 
 log = logging.getLogger("agentfense")
 
@@ -28,50 +28,61 @@ class Sandbox:
     """
 
     def __init__(self, client: SandboxClient, info: SandboxInfo, *,
-                 owns_sandbox: bool, owns_codebase: bool, owns_client: bool) -> None:
+                 owns_sandbox: bool, owns_codebase: bool, owns_client: bool,
+                 upload: Optional[UploadSummary] = None) -> None:
         self._client = client
         self._info = info
         self._owns_sandbox = owns_sandbox
         self._owns_codebase = owns_codebase
         self._owns_client = owns_client
+        self._upload = upload
+        self._codebase: Optional[Codebase] = None
         self._destroyed = False
 
     # -- construction -----------------------------------------------------
 
     @classmethod
-    def from_local(cls, path: Union[str, os.PathLike], preset: Optional[str] = DEFAULT_PRESET,
+    def from_local(cls, path: Union[str, "os.PathLike[str]"],
+                   preset: Optional[str] = DEFAULT_PRESET,
                    permissions: Optional[Iterable[RuleLike]] = None,
                    runtime: RuntimeType = RuntimeType.BWRAP, image: Optional[str] = None,
                    resources: Optional[ResourceLimits] = None,
                    endpoint: Optional[str] = None, *, secure: bool = False,
                    owner_id: Optional[str] = None, codebase_name: Optional[str] = None,
                    labels: Optional[Mapping[str, str]] = None, expires_in: Timeout = None,
-                   auto_start: bool = True,
-                   client: Optional[SandboxClient] = None) -> "Sandbox":
+                   auto_start: bool = True, client: Optional[SandboxClient] = None,
+                   ignore_patterns: Optional[Sequence[str]] = None,
+                   use_gitignore: bool = True, use_default_ignores: bool = True,
+                   max_file_size: Optional[int] = None, on_large_file: str = "warn",
+                   compression: str = "auto", progress: _upload.Progress = None,
+                   commit_after_exec: bool = False) -> "Sandbox":
         """Upload a local directory as a new codebase and open a sandbox on it.
 
-        Every regular file is uploaded except interpreter caches and
-        virtualenvs (__pycache__, .venv, any directory holding pyvenv.cfg);
-        symbolic links are skipped, not followed; empty directories are not
-        recreated.  If any step fails, whatever was already created is
-        removed before the error propagates.
+        The tree goes up in one stream (see SandboxClient.upload_directory
+        for the ignore rules, size limits and `progress`); what was left out
+        is in `sandbox.upload.skipped`. If any step fails, Ctrl-C included,
+        whatever was already created is removed before the error propagates.
         """
-        root = os.fspath(path)
-        if not os.path.isdir(root):
-            raise InvalidConfigurationError(f"not a directory: {root!r}")
-        rules = expand_permissions(preset, permissions)  # bad preset: fail before creating
-        name = codebase_name or os.path.basename(os.path.abspath(root)) or "codebase"
+        root = _common.check_dir(path)
+        preset = _common.preset_or_default(preset)
+        rules = expand_permissions(preset, permissions)  # bad preset: fail early
         c = client or SandboxClient(endpoint, secure=secure)
         with _Undo(c, close_client=client is None) as undo:
-            undo.codebase_id = c.create_codebase(name, owner_id or _default_owner()).id
-            for rel, local in iter_local_files(root):
-                with open(local, "rb") as f:
-                    c.upload_file(undo.codebase_id, rel, f)
+            scan = _upload.plan(root, c.get_upload_limits(), ignore_patterns=ignore_patterns,
+                                use_gitignore=use_gitignore,
+                                use_default_ignores=use_default_ignores,
+                                max_file_size=max_file_size, on_large_file=on_large_file)
+            undo.codebase_id = c.create_codebase(
+                _common.codebase_name(root, codebase_name),
+                owner_id or _common.default_owner()).id
+            summary = c.upload_scan(undo.codebase_id, scan, compression=compression,
+                                    progress=progress)
             info = undo.open_sandbox(undo.codebase_id, auto_start, permissions=rules,
                                      labels=labels, expires_in=expires_in, runtime=runtime,
-                                     image=image, resources=resources)
+                                     image=image, resources=resources,
+                                     commit_after_exec=commit_after_exec)
         return cls(c, info, owns_sandbox=True, owns_codebase=True,
-                   owns_client=client is None)
+                   owns_client=client is None, upload=summary)
 
     @classmethod
     def from_codebase(cls, codebase_id: str, preset: Optional[str] = DEFAULT_PRESET,
@@ -81,13 +92,16 @@ class Sandbox:
                       endpoint: Optional[str] = None, *, secure: bool = False,
                       labels: Optional[Mapping[str, str]] = None,
                       expires_in: Timeout = None, auto_start: bool = True,
-                      client: Optional[SandboxClient] = None) -> "Sandbox":
+                      client: Optional[SandboxClient] = None,
+                      commit_after_exec: bool = False) -> "Sandbox":
         """Open a sandbox on an existing codebase (which is left in place on exit)."""
         c = client or SandboxClient(endpoint, secure=secure)
         with _Undo(c, close_client=client is None) as undo:
             info = undo.open_sandbox(codebase_id, auto_start, permissions=permissions,
-                                     preset=preset, labels=labels, expires_in=expires_in,
-                                     runtime=runtime, image=image, resources=resources)
+                                     preset=_common.preset_or_default(preset),
+                                     labels=labels, expires_in=expires_in,
+                                     runtime=runtime, image=image, resources=resources,
+                                     commit_after_exec=commit_after_exec)
         return cls(c, info, owns_sandbox=True, owns_codebase=False,
                    owns_client=client is None)
 
@@ -114,9 +128,19 @@ class Sandbox:
         return self._info.codebase_id
 
     @property
+    def codebase(self) -> Codebase:
+        if self._codebase is None:
+            self._codebase = self._client.get_codebase(self.codebase_id)
+        return self._codebase
+
+    @property
     def status(self) -> SandboxStatus:
         """Status as last seen (see refresh())."""
         return self._info.status
+
+    @property
+    def runtime(self) -> RuntimeType:
+        return self._info.runtime
 
     @property
     def info(self) -> SandboxInfo:
@@ -125,6 +149,11 @@ class Sandbox:
     @property
     def client(self) -> SandboxClient:
         return self._client
+
+    @property
+    def upload(self) -> Optional[UploadSummary]:
+        """What from_local uploaded and what it left out (else None)."""
+        return self._upload
 
     def refresh(self) -> "Sandbox":
         self._info = self._client.get_sandbox(self.id)
@@ -160,11 +189,57 @@ class Sandbox:
         return self._client.exec_stream(self.id, command, stdin=stdin, env=env,
                                         workdir=workdir, timeout=timeout)
 
+    def session(self, shell: Optional[str] = None,
+                env: Optional[Mapping[str, str]] = None) -> Session:
+        """A persistent shell; `with sandbox.session() as s:` closes it after."""
+        return self._client.session(self.id, shell=shell, env=env)
+
+    # -- files, through the sandbox's view --------------------------------
+
+    def read_file_bytes(self, path: str) -> bytes:
+        """A file as the sandbox sees it (its own writes included), under its
+        rules: FileNotFoundError when hidden or missing, PermissionDeniedError
+        when view-only. The sandbox must be running."""
+        return self._client.read_sandbox_file(self.id, path)
+
+    def read_file(self, path: str, encoding: str = "utf-8") -> str:
+        return self.read_file_bytes(path).decode(encoding, errors="replace")
+
+    def write_file(self, path: str, content: Union[str, bytes]) -> None:
+        """Write a file as a command in the sandbox would (its rules apply;
+        parents are created): PermissionDeniedError where it may not write."""
+        wpath, data, env = _common.write_request(path, content)
+        result = self.exec(_common.WRITE_SCRIPT, stdin=data, env=env)
+        err = _common.write_error(result, wpath, self.id)
+        if err:
+            raise err
+
+    def list_files(self, path: str = "/", recursive: bool = False) -> List[SandboxFileInfo]:
+        """Entries the sandbox can see, with each one's permission level."""
+        return self._client.list_sandbox_files(self.id, path, recursive)
+
+    def changes(self) -> List[Change]:
+        """What the sandbox changed against its snapshot of the codebase."""
+        return self._client.list_changes(self.id)
+
+    def commit(self, paths: Optional[Sequence[str]] = None,
+               dry_run: bool = False) -> CommitResult:
+        """Commit the sandbox's changes into its codebase (all, or those at
+        or below `paths`). CommitConflictError if the codebase changed there
+        meanwhile (nothing is committed then)."""
+        return self._client.commit_changes(self.id, paths, dry_run)
+
+    # -- audit trail (agentfense.audit) -----------------------------------
+
+    def audit(self, **options):
+        """This sandbox's audit events: see agentfense.audit.query."""
+        return self._client.audit(self.id, **options)
+
     # -- teardown ---------------------------------------------------------
 
     def destroy(self, delete_codebase: Optional[bool] = None) -> None:
         """Destroy the sandbox, then delete the codebase if this object created
-        it (or if delete_codebase=True).  Safe to call more than once."""
+        it (or if delete_codebase=True). Safe to call more than once."""
         if self._destroyed:
             return
         if delete_codebase is None:
@@ -211,13 +286,6 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"Sandbox(id={self.id!r}, status={self.status.value})"
-
-
-def _default_owner() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "agentfense"
 
 
 class _Undo:

@@ -166,6 +166,7 @@ class SandboxInfo:
     resources: Optional[ResourceLimits] = None
     status_message: str = ""
     enforcer: str = ""
+    commit_after_exec: bool = False
 
 
 @dataclass
@@ -267,6 +268,100 @@ class PathExplanation:
     rule_index: int
     rule: Optional[PermissionRule]
     reason: str
+
+
+@dataclass
+class SessionInfo:
+    """A session as the server describes it (the handle is agentfense.Session)."""
+
+    id: str
+    sandbox_id: str
+    status: SessionStatus
+    shell: str = ""
+    created_at: Optional[datetime] = None
+    closed_at: Optional[datetime] = None
+
+
+@dataclass
+class SandboxFileInfo:
+    """An entry of a running sandbox's /workspace, as the sandbox sees it."""
+
+    path: str                      # "/src/main.py"
+    name: str
+    is_dir: bool
+    size: int = 0
+    modified_at: Optional[datetime] = None
+    permission: Permission = Permission.NONE   # its level under the rules
+    mode: int = 0
+    is_symlink: bool = False
+
+
+class ChangeKind(str, Enum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+
+
+@dataclass
+class Change:
+    """Something a sandbox changed against its snapshot of the codebase."""
+
+    path: str
+    kind: ChangeKind
+    is_dir: bool = False
+    size: int = 0
+    mode: int = 0
+    permission: Permission = Permission.NONE
+    committable: bool = True
+    reason: str = ""               # why it cannot be committed
+    committed: bool = False        # by an earlier commit of this sandbox
+    conflict: bool = False         # the codebase changed here meanwhile
+
+
+@dataclass
+class CommitResult:
+    committed: List[Change] = field(default_factory=list)
+    skipped: List[Change] = field(default_factory=list)
+    conflicts: List[Change] = field(default_factory=list)   # dry runs only
+    dry_run: bool = False
+
+
+@dataclass
+class UploadLimits:
+    max_file_size: int = 0          # 0: none
+    max_archive_size: int = 0       # content of one bulk upload; 0: none
+    max_archive_entries: int = 0
+    max_batch_size: int = 0
+
+
+@dataclass
+class UploadProgress:
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    path: str = ""                  # the file being sent
+
+
+@dataclass
+class SkippedFile:
+    """A local entry an upload left out, and why (never silently)."""
+
+    path: str
+    reason: str
+    size: int = 0
+
+
+@dataclass
+class UploadSummary:
+    codebase_id: str
+    files: int = 0
+    directories: int = 0
+    bytes: int = 0
+    wire_bytes: int = 0              # as sent, after compression
+    seconds: float = 0.0
+    skipped: List[SkippedFile] = field(default_factory=list)
+    results: List[UploadResult] = field(default_factory=list)
 
 
 Timeout = Union[int, float, timedelta, None]

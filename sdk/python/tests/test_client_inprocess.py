@@ -6,6 +6,7 @@ sends (chunking, request fields, cleanup calls) and how it reads replies.
 
 import os
 import socket
+import zlib
 from concurrent import futures
 
 import grpc
@@ -13,14 +14,15 @@ import pytest
 
 import agentfense as af
 from agentfense._proto.sandbox.v1 import (codebase_pb2, codebase_pb2_grpc,
-                                          common_pb2, sandbox_pb2,
-                                          sandbox_pb2_grpc)
+                                          common_pb2, files_pb2, files_pb2_grpc,
+                                          sandbox_pb2, sandbox_pb2_grpc)
 
 CB, SB = "cb_00000000000000aa", "sb_00000000000000bb"
 
 
 class Recorder(codebase_pb2_grpc.CodebaseServiceServicer,
-               sandbox_pb2_grpc.SandboxServiceServicer):
+               sandbox_pb2_grpc.SandboxServiceServicer,
+               files_pb2_grpc.FileServiceServicer):
     def __init__(self):
         self.calls = []          # (method, request) in arrival order
         self.uploads = []        # list of chunk lists, one per committed upload
@@ -29,6 +31,10 @@ class Recorder(codebase_pb2_grpc.CodebaseServiceServicer,
         self.exec_reply = sandbox_pb2.ExecResult(stdout="ok")
         self.stream_reply = []
         self.status = common_pb2.SANDBOX_STATUS_RUNNING
+        self.limits = files_pb2.UploadLimits(max_batch_size=16 << 20)
+        self.archives = []       # chunk lists, one per committed archive
+        self.modes = {}          # path -> mode sent in an archive
+        self.dirs = set()        # directory entries of archives
 
     def _enter(self, name, req, ctx):
         self.calls.append((name, req))
@@ -69,6 +75,42 @@ class Recorder(codebase_pb2_grpc.CodebaseServiceServicer,
         self.files[got[0].metadata.file_path] = data
         return codebase_pb2.UploadResult(codebase_id=CB, file_path=got[0].metadata.file_path,
                                          size=len(data))
+
+    def GetUploadLimits(self, req, ctx):
+        self._enter("GetUploadLimits", req, ctx)
+        return self.limits
+
+    def UploadArchive(self, chunks, ctx):
+        got, files, cur, header, ended = [], {}, None, None, False
+        for ch in chunks:
+            got.append(ch)
+            if ch.HasField("header"):
+                header = ch.header
+                continue
+            if ch.end:
+                ended = True
+                continue
+            raw = zlib.decompress(ch.batch) \
+                if ch.encoding == files_pb2.ARCHIVE_ENCODING_ZLIB else ch.batch
+            assert len(raw) == ch.batch_size
+            for e in files_pb2.ArchiveBatch.FromString(raw).entries:
+                if e.type == files_pb2.ARCHIVE_ENTRY_TYPE_DIRECTORY:
+                    self.dirs.add(e.path)
+                elif e.path:
+                    cur = e.path
+                    files[cur] = bytearray(e.data)
+                    self.modes[cur] = e.mode
+                else:
+                    files[cur] += e.data
+        if not ended:   # as the real server: no end, no import
+            ctx.abort(grpc.StatusCode.CANCELLED, "no end")
+        self._enter("UploadArchive", got, ctx)
+        self.archives.append(got)
+        self.files.update({k: bytes(v) for k, v in files.items()})
+        return files_pb2.UploadArchiveResult(
+            codebase_id=header.codebase_id, files=len(files),
+            bytes=sum(map(len, files.values())),
+            wire_bytes=sum(len(c.batch) for c in got))
 
     def DownloadFile(self, req, ctx):
         self._enter("DownloadFile", req, ctx)
@@ -116,6 +158,7 @@ def server():
                                ("grpc.max_receive_message_length", 64 << 20)])
     codebase_pb2_grpc.add_CodebaseServiceServicer_to_server(rec, srv)
     sandbox_pb2_grpc.add_SandboxServiceServicer_to_server(rec, srv)
+    files_pb2_grpc.add_FileServiceServicer_to_server(rec, srv)
     port = srv.add_insecure_port("127.0.0.1:0")
     srv.start()
     rec.endpoint = f"127.0.0.1:{port}"
@@ -264,6 +307,8 @@ def test_from_local_uploads_tree_and_cleans_up_on_exit(server, tmp_path):
         assert sb.run("true").stdout == "ok"
     assert sorted(server.files) == ["src/pkg/m.py", "top.bin"]
     assert server.files["top.bin"] == bytes(range(256))
+    assert len(server.archives) == 1            # one stream for the tree
+    assert sorted(s.path for s in sb.upload.skipped) == ["dirlink", "link"]
     create = next(r for n, r in server.calls if n == "CreateSandbox")
     assert [r.pattern for r in create.permissions] == \
         [r.pattern for r in af.get_preset("read-only")]
@@ -280,8 +325,10 @@ def test_from_local_removes_everything_when_start_fails(server, tmp_path):
 
 
 def test_from_local_removes_codebase_on_interrupt_during_upload(server, tmp_path, monkeypatch):
+    from agentfense import _archive
+
     make_tree(tmp_path)
-    real = af.SandboxClient.upload_file
+    real = _archive.ArchiveWriter._file
     count = {"n": 0}
 
     def flaky(self, *a, **kw):
@@ -290,11 +337,12 @@ def test_from_local_removes_codebase_on_interrupt_during_upload(server, tmp_path
             raise KeyboardInterrupt
         return real(self, *a, **kw)
 
-    monkeypatch.setattr(af.SandboxClient, "upload_file", flaky)
+    monkeypatch.setattr(_archive.ArchiveWriter, "_file", flaky)
     with pytest.raises(KeyboardInterrupt):
         af.Sandbox.from_local(tmp_path, endpoint=server.endpoint)
     assert "CreateSandbox" not in server.names()
     assert server.names()[-1] == "DeleteCodebase"
+    assert server.files == {} and server.archives == []   # never completed
 
 
 def test_cleanup_failure_does_not_mask_the_block_error(server, tmp_path):

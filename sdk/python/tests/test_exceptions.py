@@ -83,3 +83,58 @@ def test_not_running_reports_status_text():
 def test_execution_error_message_keeps_stderr_tail():
     e = af.CommandExecutionError("make", 2, "", "x" * 1000 + "END")
     assert e.exit_code == 2 and str(e).endswith("END") and len(str(e)) < 600
+
+
+class PeerRpcError(FakeRpcError):
+    """A status the server sent (grpc says so in its debug string)."""
+
+    def debug_error_string(self):
+        return "UNKNOWN:Error received from peer ipv4:127.0.0.1:9000"
+
+
+@pytest.mark.parametrize("code, details, ctx, cls, attrs", [
+    (C.NOT_FOUND, "session sess_1 not found", {"session_id": "sess_1"},
+     af.SessionNotFoundError, {"session_id": "sess_1"}),
+    (C.FAILED_PRECONDITION, "session sess_1 is closed: the shell exited",
+     {"session_id": "sess_1", "command": "ls"}, af.SessionClosedError, {"session_id": "sess_1"}),
+    (C.NOT_FOUND, '"/x" does not exist in sandbox sb_1', {"sandbox_id": "sb_1",
+                                                           "file_path": "/x"},
+     af.FileNotFoundError, {"path": "/x", "sandbox_id": "sb_1", "codebase_id": None}),
+    (C.NOT_FOUND, "sandbox sb_1 not found", {"sandbox_id": "sb_1", "file_path": "/x"},
+     af.SandboxNotFoundError, {"sandbox_id": "sb_1"}),
+    (C.FAILED_PRECONDITION, "sandbox sb_1 is STOPPED; start it first",
+     {"sandbox_id": "sb_1"}, af.SandboxNotRunningError, {"sandbox_id": "sb_1"}),
+    (C.PERMISSION_DENIED, "view-only", {"sandbox_id": "sb_1", "file_path": "/d/f",
+                                        "operation": "read"},
+     af.PermissionDeniedError, {"path": "/d/f", "operation": "read"}),
+    (C.ABORTED, "nothing committed: the codebase changed since sandbox sb_1's snapshot at /a",
+     {"sandbox_id": "sb_1"}, af.CommitConflictError, {"sandbox_id": "sb_1", "paths": []}),
+    (C.RESOURCE_EXHAUSTED, 'file "big.bin" is larger than the server\'s file size limit '
+     '(65536 bytes)', {}, af.ResourceLimitExceededError,
+     {"resource": "file_size", "limit": 65536, "path": "big.bin"}),
+    (C.RESOURCE_EXHAUSTED, 'the upload exceeds the server\'s upload size limit (262144 bytes) '
+     'at "f4"', {}, af.ResourceLimitExceededError,
+     {"resource": "upload_size", "limit": 262144, "path": "f4"}),
+    (C.RESOURCE_EXHAUSTED, "the server has 3 active sessions, its limit", {},
+     af.ResourceLimitExceededError, {"resource": "sessions", "limit": 3}),
+])
+def test_more_mappings(code, details, ctx, cls, attrs):
+    e = from_rpc_error(FakeRpcError(code, details), endpoint="h:1", **ctx)
+    assert type(e) is cls and e.code is code and e.details == details
+    for k, v in attrs.items():
+        assert getattr(e, k) == v, k
+
+
+def test_unavailable_from_the_server_is_not_a_connection_error():
+    e = from_rpc_error(PeerRpcError(C.UNAVAILABLE, "the Docker daemon is not running"),
+                       endpoint="h:1")
+    assert type(e) is af.ServiceUnavailableError and e.code is C.UNAVAILABLE
+    assert type(from_rpc_error(FakeRpcError(C.UNAVAILABLE), endpoint="h:1")) \
+        is af.ConnectionError
+
+
+def test_upload_warning_is_a_warning_and_an_sdk_error():
+    assert issubclass(af.UploadWarning, UserWarning)
+    assert issubclass(af.UploadWarning, af.AgentFenseError)
+    e = af.UploadError("a/b", "it vanished", "cb_1")
+    assert (e.file_path, e.reason, e.codebase_id) == ("a/b", "it vanished", "cb_1")

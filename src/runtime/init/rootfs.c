@@ -7,6 +7,8 @@
  * namespace; nothing here is visible on the host.
  */
 #include "init.h"
+#include "../initproto.h"
+#include "agentfense/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -263,6 +265,22 @@ static int mount_tmp(const char *root, uint64_t size, char *err, size_t len)
 	return 0;
 }
 
+/* The upper dir at INIT_UPPER_FD, for the daemon (initproto.h). */
+static int keep_upper(const char *upper)
+{
+	int fd = open(upper, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int kept = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, INIT_UPPER_FD);
+
+	if (fd >= 0)
+		close(fd);
+	if (kept >= 0 && kept != INIT_UPPER_FD) {
+		close(kept);
+		errno = EBUSY;
+		return -1;
+	}
+	return kept < 0 ? -1 : 0;
+}
+
 /*
  * The overlay is mounted from the sandbox dir with relative layer paths,
  * and the snapshot is first bound at dir/lower: the sandbox's mountinfo
@@ -277,6 +295,9 @@ int mount_workspace(const struct init_opts *o, const char *root, char *err,
 		return fail(err, len, "chdir %s", o->dir);
 	if (o->delta_image[0] && delta_mount(o->delta_image, err, len) < 0)
 		return -1;
+	if (keep_upper(o->delta_image[0] ? FS_DELTA_MOUNT "/delta" : "delta") <
+	    0)
+		return fail(err, len, "hold the delta");
 	if (mount(o->snapshot, "lower", NULL, MS_BIND | MS_REC, NULL) < 0 ||
 	    make_ro_recursive("lower") < 0)
 		return fail(err, len, "bind snapshot %s", o->snapshot);
