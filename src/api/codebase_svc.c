@@ -272,6 +272,17 @@ static void upload_files(struct api_call *c)
 		store_upload_abort(u);
 		return;
 	}
+	/*
+	 * A client that cancels can look like one that ended its stream: a
+	 * cancelled call must not store what arrived (with no total_size,
+	 * nothing else would tell a short file from a whole one).
+	 */
+	if (api_call_cancelled(c)) {
+		store_upload_abort(u);
+		api_call_finish(c, GRPC_STATUS_CANCELLED,
+				"upload of \"%s\" cancelled", md->file_path);
+		return;
+	}
 	r = store_upload_commit(u, &ur, &why);
 	if (r < 0) {
 		upload_error(c, r, md->codebase_id, md->file_path, why);

@@ -17,18 +17,10 @@
 /* The rules of a copy of the record, compiled. */
 static int compile_rules(const Sandbox__V1__Sandbox *rec, struct af_matcher **m)
 {
-	_cleanup_free_ struct af_rule *rules =
-		svc_policy_rules(rec->permissions, rec->n_permissions);
-	struct af_policy *p = NULL;
 	char err[256];
-	int r;
+	int r = svc_compile_rules(rec->permissions, rec->n_permissions, m, err,
+				  sizeof(err));
 
-	if (!rules)
-		return -ENOMEM;
-	r = af_policy_new(rules, rec->n_permissions, &p, err, sizeof(err));
-	if (r == 0)
-		r = af_policy_compile(p, m, err, sizeof(err));
-	af_policy_free(p);
 	if (r < 0)
 		log_err("sandbox %s: its rules no longer compile: %s", rec->id,
 			err);

@@ -45,24 +45,6 @@ static void set_status(struct sb_entry *e, int status, const char *msg)
 	pthread_mutex_unlock(&e->lock);
 }
 
-/* The record's rules, compiled: the hide layer and enforcer use them. */
-static int compile_rules(const Sandbox__V1__Sandbox *rec,
-			 struct af_matcher **m, char *err, size_t errlen)
-{
-	_cleanup_free_ struct af_rule *rules =
-		svc_policy_rules(rec->permissions, rec->n_permissions);
-	struct af_policy *p = NULL;
-	int r;
-
-	if (!rules)
-		return -ENOMEM;
-	r = af_policy_new(rules, rec->n_permissions, &p, err, errlen);
-	if (r == 0)
-		r = af_policy_compile(p, m, err, errlen);
-	af_policy_free(p);
-	return r;
-}
-
 int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 		  size_t errlen)
 {
@@ -106,7 +88,9 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 	}
 	o.snapshot_dir = snap;
 	limits_to_cgroup(e->rec->resources, &o.limits);
-	r = compile_rules(e->rec, &m, err, errlen);
+	/* The record's rules, compiled: the hide layer and enforcer use them. */
+	r = svc_compile_rules(e->rec->permissions, e->rec->n_permissions, &m,
+			      err, errlen);
 	o.matcher = m;
 	if (r == 0)
 		r = rt_sandbox_start(cfg->rt, &o, &rt, err, errlen);

@@ -93,8 +93,8 @@ struct af_rule *svc_policy_rules(Sandbox__V1__PermissionRule *const *rules,
 	return v;
 }
 
-int svc_validate_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
-		       char *err, size_t errlen)
+int svc_compile_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
+		      struct af_matcher **m, char *err, size_t errlen)
 {
 	_cleanup_free_ struct af_rule *v = svc_policy_rules(rules, n);
 	struct af_policy *p = NULL;
@@ -103,14 +103,20 @@ int svc_validate_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
 	if (!v)
 		return -ENOMEM;
 	r = af_policy_new(v, n, &p, err, errlen);
-	/* Compiled too, so a policy over the matcher's budget fails now. */
-	if (r == 0) {
-		struct af_matcher *m = NULL;
-
-		r = af_policy_compile(p, &m, err, errlen);
-		af_matcher_free(m);
-	}
+	if (r == 0)
+		r = af_policy_compile(p, m, err, errlen);
 	af_policy_free(p);
+	return r;
+}
+
+int svc_validate_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
+		       char *err, size_t errlen)
+{
+	struct af_matcher *m = NULL;
+	/* Compiled too, so a policy over the matcher's budget fails now. */
+	int r = svc_compile_rules(rules, n, &m, err, errlen);
+
+	af_matcher_free(m);
 	return r;
 }
 

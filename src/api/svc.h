@@ -22,6 +22,10 @@ ProtobufCMessage *svc_clone(const ProtobufCMessage *m,
 Sandbox__V1__PermissionRule *svc_rule_from_policy(const struct af_rule *r);
 Sandbox__V1__PermissionRule *svc_rule_dup(const Sandbox__V1__PermissionRule *r);
 void svc_rules_free(Sandbox__V1__PermissionRule **v, size_t n);
+struct af_matcher;
+/* Wire rules validated and compiled (err names a bad rule). */
+int svc_compile_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
+		      struct af_matcher **m, char *err, size_t errlen);
 /* -EINVAL with err naming the rule; wire rules to policy rules. */
 int svc_validate_rules(Sandbox__V1__PermissionRule *const *rules, size_t n,
 		       char *err, size_t errlen);

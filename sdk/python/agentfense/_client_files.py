@@ -149,6 +149,10 @@ class FilesMixin:
             try:
                 for c in chunks:
                     yield c if isinstance(c, bytes) else c.SerializeToString()
+            except GeneratorExit:
+                # grpc closes the iterator once the call is over (the server
+                # may answer before the upload ends): its status says why.
+                raise
             except BaseException as exc:
                 failure.append(exc)
                 # Cancelled before the stream could end cleanly: the server

@@ -169,6 +169,8 @@ class SandboxClient(FilesMixin, AuditMixin):
                 if not data:
                     return
                 yield codebase_pb2.UploadChunk(data=bytes(data))
+        except GeneratorExit:
+            raise   # the call is over (the server answered): not a failure
         except BaseException as exc:
             # Raised on (as an Exception, which grpc answers by cancelling the
             # call) rather than ending the stream cleanly: a short stream
