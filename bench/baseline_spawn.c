@@ -31,7 +31,8 @@ int main(int argc, char **argv)
 		pid_t pid;
 		int st;
 
-		if (posix_spawn(&pid, "/bin/sh", NULL, NULL, args, environ) != 0 ||
+		if (posix_spawn(&pid, "/bin/sh", NULL, NULL, args, environ) !=
+			    0 ||
 		    waitpid(pid, &st, 0) < 0)
 			return 1;
 		printf("%lld\n", now_ns() - t);

@@ -85,7 +85,8 @@ static double host_run(const char *openloop, const char *dir, long n)
 static double sandbox_run(struct rt_sandbox *sb, long n)
 {
 	char cmd[256];
-	struct rt_exec_req req = { .command = cmd, .timeout_ms = 600000,
+	struct rt_exec_req req = { .command = cmd,
+				   .timeout_ms = 600000,
 				   .max_output = 4096 };
 	struct rt_exec_res res;
 	double v = -1;
@@ -105,7 +106,8 @@ static double sandbox_run(struct rt_sandbox *sb, long n)
 static struct rt_sandbox *start(struct rt_ctx *rt, const char *id,
 				const char *snap, const struct af_matcher *m)
 {
-	struct rt_start_opts o = { .id = id, .snapshot_dir = snap,
+	struct rt_start_opts o = { .id = id,
+				   .snapshot_dir = snap,
 				   .matcher = m };
 	struct rt_sandbox *sb = NULL;
 	char err[512];
@@ -144,7 +146,8 @@ int main(int argc, char **argv)
 
 	if (!openloop || rounds < 1 || rounds > 16 ||
 	    (argc > 4 && enf_mode_parse(argv[4], &mode) < 0)) {
-		fprintf(stderr, "usage: bench_runtime_enforce OPENLOOP [N] [ROUNDS] [MODE]\n");
+		fprintf(stderr, "usage: bench_runtime_enforce OPENLOOP [N] "
+				"[ROUNDS] [MODE]\n");
 		return 2;
 	}
 	if (!mkdtemp(state))
@@ -156,11 +159,13 @@ int main(int argc, char **argv)
 	cfg.state_dir = state;
 	cfg.init_path = init;
 	if (make_tree(snap, openloop) < 0 || rt_ctx_new(&cfg, &rt) < 0 ||
-	    enf_ctx_new(mode, rt_sandbox_level(rt), &enf, err, sizeof(err)) < 0 ||
+	    enf_ctx_new(mode, rt_sandbox_level(rt), &enf, err, sizeof(err)) <
+		    0 ||
 	    af_policy_new_with_presets(presets, 1, NULL, 0, &pol, err,
 				       sizeof(err)) < 0 ||
 	    af_policy_compile(pol, &m, err, sizeof(err)) < 0) {
-		fprintf(stderr, "bench_runtime_enforce: set-up failed: %s\n", err);
+		fprintf(stderr, "bench_runtime_enforce: set-up failed: %s\n",
+			err);
 		return 1;
 	}
 	rt_set_enforcer(rt, enf);
@@ -173,7 +178,8 @@ int main(int argc, char **argv)
 		enforced[i] = sandbox_run(b, n);
 	}
 	printf("{\"n\": %ld, \"rounds\": %d, \"enforcer\": \"%s\", "
-	       "\"host_ns\": %.1f, \"overlay_ns\": %.1f, \"enforced_ns\": %.1f}\n",
+	       "\"host_ns\": %.1f, \"overlay_ns\": %.1f, \"enforced_ns\": "
+	       "%.1f}\n",
 	       n, rounds, enf_name(enf), a && b ? median(host, rounds) : -1,
 	       a && b ? median(plain, rounds) : -1,
 	       a && b ? median(enforced, rounds) : -1);

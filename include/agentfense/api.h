@@ -17,27 +17,27 @@ struct enf_ctx;
 struct api_server;
 
 struct api_config {
-	const char *listen_addr;   /* "127.0.0.1:9000"; NULL: no TCP */
-	const char *unix_path;     /* NULL: no unix socket */
+	const char *listen_addr; /* "127.0.0.1:9000"; NULL: no TCP */
+	const char *unix_path;	 /* NULL: no unix socket */
 	const char *state_dir;
 	struct store *store;
 	struct rt_ctx *rt;
-	struct audit *audit;       /* may be NULL */
+	struct audit *audit; /* may be NULL */
 	uint64_t default_timeout_ms;
 	uint64_t max_timeout_ms;
-	size_t max_output_bytes;   /* per stream, unary Exec */
-	unsigned max_sandboxes;    /* records (any state) */
-	unsigned max_running;      /* RUNNING at once */
-	unsigned max_sessions;     /* active sessions, all sandboxes */
+	size_t max_output_bytes; /* per stream, unary Exec */
+	unsigned max_sandboxes;	 /* records (any state) */
+	unsigned max_running;	 /* RUNNING at once */
+	unsigned max_sessions;	 /* active sessions, all sandboxes */
 	/*
 	 * Sandbox resource limits: the value a request that leaves one at 0
 	 * gets, and the largest it may ask for (0: none; with a maximum and
 	 * no default, the maximum applies).
 	 */
-	uint64_t default_memory, max_memory;       /* bytes */
+	uint64_t default_memory, max_memory; /* bytes */
 	uint64_t default_pids, max_pids;
 	uint64_t default_cpu_quota, max_cpu_quota; /* µs per 100 ms */
-	struct enf_ctx *enf;       /* the enforcer (kind may be ENF_NONE) */
+	struct enf_ctx *enf; /* the enforcer (kind may be ENF_NONE) */
 };
 
 /* Load sandbox records, bind, start serving on background threads. */

@@ -35,13 +35,14 @@ int enf_mode_parse(const char *s, enum enf_mode *out);
  * nothing available: ENF_NONE, and sandboxes whose policy needs an
  * enforcer are refused at start.
  */
-int enf_ctx_new(enum enf_mode mode, int sandbox_cg_level,
-		struct enf_ctx **out, char *reason, size_t len);
+int enf_ctx_new(enum enf_mode mode, int sandbox_cg_level, struct enf_ctx **out,
+		char *reason, size_t len);
 void enf_ctx_free(struct enf_ctx *e);
 enum enf_kind enf_kind(const struct enf_ctx *e);
-const char *enf_name(const struct enf_ctx *e);   /* "bpf-lsm", "landlock", "none" */
+const char *
+enf_name(const struct enf_ctx *e); /* "bpf-lsm", "landlock", "none" */
 const char *enf_reason(const struct enf_ctx *e); /* why it was chosen */
-int enf_landlock_abi(const struct enf_ctx *e);   /* 0 when unavailable */
+int enf_landlock_abi(const struct enf_ctx *e);	 /* 0 when unavailable */
 /* One line per probed feature, for health / `afctl feature probe`. */
 const char *enf_probe_report(const struct enf_ctx *e);
 /* Remove what an earlier daemon left (pinned programs, map entries). */

@@ -20,14 +20,14 @@
 struct af_matcher;
 
 struct fs_view {
-	char *dir;      /* STATE/sandboxes/<id> */
+	char *dir;	/* STATE/sandboxes/<id> */
 	char *snapshot; /* the immutable codebase tree */
-	char *hide;     /* DIR/hide: whiteouts for `none` entries */
-	size_t hidden;  /* entries the hide layer removes */
-	char *lower;    /* DIR/lower: where init binds the snapshot */
-	char *upper;    /* DIR/delta */
-	char *work;     /* DIR/work: overlay workdir */
-	char *rootmnt;  /* DIR/root: mount point for the sandbox root tmpfs */
+	char *hide;	/* DIR/hide: whiteouts for `none` entries */
+	size_t hidden;	/* entries the hide layer removes */
+	char *lower;	/* DIR/lower: where init binds the snapshot */
+	char *upper;	/* DIR/delta */
+	char *work;	/* DIR/work: overlay workdir */
+	char *rootmnt;	/* DIR/root: mount point for the sandbox root tmpfs */
 	/*
 	 * DIR/delta.img when the delta is capped: then upper and work live
 	 * in that image, mounted by init at DIR/dmnt, not in DIR/delta.
@@ -40,9 +40,8 @@ struct fs_view {
  * the immutable snapshot directory; with a matcher, also (re)build the
  * hide layer from it.
  */
-int fs_view_prepare(const char *state_dir, const char *id,
-		    const char *snapshot, const struct af_matcher *m,
-		    struct fs_view *v);
+int fs_view_prepare(const char *state_dir, const char *id, const char *snapshot,
+		    const struct af_matcher *m, struct fs_view *v);
 /* Whiteouts in hide_dir for every `none` entry of snapshot under m. */
 int fs_hide_build(const char *snapshot, const struct af_matcher *m,
 		  const char *hide_dir, size_t *hidden);
@@ -76,13 +75,13 @@ int fs_open_beneath(int dirfd, const char *rel, int flags);
  * Paths are workspace paths ("/src/a.py"; "" or "/" is the root).
  */
 struct fs_entry {
-	char *path;       /* "/src/a.py" */
+	char *path;	  /* "/src/a.py" */
 	const char *name; /* last component, inside path */
 	bool is_dir, is_symlink;
 	int64_t size;
 	uint32_t mode;
 	int64_t mtime_ns;
-	int level;        /* enum af_perm */
+	int level; /* enum af_perm */
 };
 
 /*
@@ -110,13 +109,13 @@ void fs_entries_free(struct fs_entry *e, size_t n);
 enum fs_change_kind { FS_ADDED = 1, FS_MODIFIED, FS_DELETED };
 
 struct fs_change {
-	char *path;    /* "/a/b" */
+	char *path; /* "/a/b" */
 	enum fs_change_kind kind;
 	bool is_dir;
 	bool is_other; /* a symbolic link or special file */
 	int64_t size;  /* the sandbox's version */
 	uint32_t mode;
-	int level;     /* enum af_perm of the path */
+	int level; /* enum af_perm of the path */
 	/* Identity of the sandbox's version ("-" when deleted). */
 	char view_id[96];
 };

@@ -31,16 +31,17 @@ int af_log_errno(enum af_log_level level, const char *mod, int err,
 #define LOG_MOD "agentfense"
 #endif
 
-#define log_err(...) af_log(AF_LOG_ERR, LOG_MOD, __VA_ARGS__)
+#define log_err(...)  af_log(AF_LOG_ERR, LOG_MOD, __VA_ARGS__)
 #define log_warn(...) af_log(AF_LOG_WARN, LOG_MOD, __VA_ARGS__)
 #define log_info(...) af_log(AF_LOG_INFO, LOG_MOD, __VA_ARGS__)
-#define log_debug(...)                                                         \
-	do {                                                                   \
-		if (af_log_get_level() >= AF_LOG_DEBUG)                        \
-			af_log(AF_LOG_DEBUG, LOG_MOD, __VA_ARGS__);            \
+#define log_debug(...)                                              \
+	do {                                                        \
+		if (af_log_get_level() >= AF_LOG_DEBUG)             \
+			af_log(AF_LOG_DEBUG, LOG_MOD, __VA_ARGS__); \
 	} while (0)
-#define log_errno(err, ...) af_log_errno(AF_LOG_ERR, LOG_MOD, (err), __VA_ARGS__)
-#define log_warn_errno(err, ...)                                               \
+#define log_errno(err, ...) \
+	af_log_errno(AF_LOG_ERR, LOG_MOD, (err), __VA_ARGS__)
+#define log_warn_errno(err, ...) \
 	af_log_errno(AF_LOG_WARN, LOG_MOD, (err), __VA_ARGS__)
 
 #endif

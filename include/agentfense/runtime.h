@@ -28,12 +28,12 @@ struct rt_sandbox;
 
 struct rt_config {
 	const char *state_dir;
-	const char *init_path;     /* agentfense-init binary */
-	uint64_t tmp_size_bytes;   /* size of each sandbox's /tmp tmpfs */
-	uint64_t max_delta_bytes;  /* cap on each sandbox's delta; 0: none */
+	const char *init_path;	  /* agentfense-init binary */
+	uint64_t tmp_size_bytes;  /* size of each sandbox's /tmp tmpfs */
+	uint64_t max_delta_bytes; /* cap on each sandbox's delta; 0: none */
 	/* Docker runtime: the Engine's socket (NULL: the default one). */
 	const char *docker_host;
-	const char *idle_path;     /* agentfense-idle, the containers' pid 1 */
+	const char *idle_path; /* agentfense-idle, the containers' pid 1 */
 };
 
 int rt_ctx_new(const struct rt_config *cfg, struct rt_ctx **out);
@@ -61,12 +61,12 @@ enum rt_kind { RT_NAMESPACE = 0, RT_DOCKER };
 
 struct rt_start_opts {
 	enum rt_kind kind;
-	const char *id;            /* sandbox id, also its cgroup name */
-	const char *codebase_id;   /* for the container's labels */
-	const char *image;         /* RT_DOCKER: the container's image */
-	const char *snapshot_dir;  /* immutable codebase tree */
+	const char *id;		  /* sandbox id, also its cgroup name */
+	const char *codebase_id;  /* for the container's labels */
+	const char *image;	  /* RT_DOCKER: the container's image */
+	const char *snapshot_dir; /* immutable codebase tree */
 	const char *hostname;
-	struct cg_limits limits;   /* zeros: none */
+	struct cg_limits limits; /* zeros: none */
 	/* The compiled policy: hide layer and enforcer rules come from it. */
 	const struct af_matcher *matcher;
 };
@@ -98,14 +98,15 @@ int rt_sandbox_snapshot_fd(struct rt_sandbox *sb, int *fd);
 enum rt_stream { RT_STDOUT = 1, RT_STDERR = 2 };
 
 struct rt_exec_req {
-	const char *command;       /* run as /bin/sh -c COMMAND */
+	const char *command; /* run as /bin/sh -c COMMAND */
 	const void *stdin_data;
 	size_t stdin_len;
-	const char *const *env;    /* "KEY=VALUE" entries added to the clean env */
+	const char *const *env; /* "KEY=VALUE" entries added to the clean env */
 	size_t n_env;
-	const char *workdir;       /* absolute inside the sandbox, or relative to /workspace */
+	const char *workdir; /* absolute inside the sandbox, or relative to
+				/workspace */
 	uint64_t timeout_ms;
-	size_t max_output;         /* per stream cap when capturing */
+	size_t max_output; /* per stream cap when capturing */
 	/*
 	 * Streaming: when set, output goes here as it is produced instead of
 	 * being captured; a non-zero return stops the command (client gone).
@@ -124,13 +125,13 @@ struct rt_buf {
 };
 
 struct rt_exec_res {
-	int exit_code;             /* 128+N when killed by signal N */
-	bool oom_killed;           /* by the sandbox's memory limit */
+	int exit_code;	 /* 128+N when killed by signal N */
+	bool oom_killed; /* by the sandbox's memory limit */
 	bool timed_out;
 	bool cancelled;
 	uint64_t duration_ns;
-	struct rt_buf out, err;    /* when captured */
-	char message[256];         /* set when the command ended abnormally */
+	struct rt_buf out, err; /* when captured */
+	char message[256];	/* set when the command ended abnormally */
 };
 
 /*

@@ -25,8 +25,8 @@
 struct store;
 
 struct store_config {
-	const char *state_dir;   /* created if missing */
-	uint64_t max_file_size;  /* 0: unlimited */
+	const char *state_dir;	/* created if missing */
+	uint64_t max_file_size; /* 0: unlimited */
 	/* Bulk uploads (store_stage): content bytes and entries per upload. */
 	uint64_t max_archive_size;    /* 0: unlimited */
 	uint32_t max_archive_entries; /* 0: STORE_DEFAULT_ARCHIVE_ENTRIES */
@@ -35,12 +35,12 @@ struct store_config {
 #define STORE_DEFAULT_ARCHIVE_ENTRIES 1000000
 
 struct store_codebase {
-	char id[AF_ID_MAX];      /* "cb_" + 16 hex */
+	char id[AF_ID_MAX]; /* "cb_" + 16 hex */
 	char *name;
 	char *owner_id;
-	int64_t size;            /* bytes in regular files */
-	int32_t file_count;      /* regular files */
-	int64_t created_at_ns;   /* CLOCK_REALTIME */
+	int64_t size;	       /* bytes in regular files */
+	int32_t file_count;    /* regular files */
+	int64_t created_at_ns; /* CLOCK_REALTIME */
 	int64_t updated_at_ns;
 };
 
@@ -69,8 +69,8 @@ void store_codebase_list_free(struct store_codebase *cbs, size_t n);
 struct store_upload;
 struct store_upload_result {
 	int64_t size;
-	char checksum[65];       /* hex SHA-256 */
-	char path[4096];         /* normalised, without leading '/' */
+	char checksum[65]; /* hex SHA-256 */
+	char path[4096];   /* normalised, without leading '/' */
 };
 int store_upload_begin(struct store *s, const char *codebase_id,
 		       const char *path, int64_t total_size,
@@ -85,20 +85,20 @@ void store_upload_set_mode(struct store_upload *u, uint32_t mode);
  * -EINVAL if fewer than an announced total_size bytes came.
  * Renames the file into the current generation; frees u in every case.
  */
-int store_upload_commit(struct store_upload *u,
-			struct store_upload_result *res, const char **why);
+int store_upload_commit(struct store_upload *u, struct store_upload_result *res,
+			const char **why);
 void store_upload_abort(struct store_upload *u);
 
 /*
  * Open a stored regular file for reading (O_RDONLY|O_CLOEXEC fd):
  * -EISDIR for a directory, -ENOENT when missing, -EINVAL for a symlink.
  */
-int store_file_open(struct store *s, const char *codebase_id,
-		    const char *path, int *fd, const char **why);
+int store_file_open(struct store *s, const char *codebase_id, const char *path,
+		    int *fd, const char **why);
 
 struct store_file_info {
-	char *path;              /* relative to the codebase root, no leading '/' */
-	char *name;              /* last component (points into path) */
+	char *path; /* relative to the codebase root, no leading '/' */
+	char *name; /* last component (points into path) */
 	bool is_dir;
 	int64_t size;
 	int64_t modified_at_ns;
@@ -107,9 +107,9 @@ struct store_file_info {
  * List below path ("" or "/" = root). Non-recursive: direct children;
  * recursive: every entry below, directories included, in path order.
  */
-int store_list_files(struct store *s, const char *codebase_id,
-		     const char *path, bool recursive,
-		     struct store_file_info **out, size_t *n, const char **why);
+int store_list_files(struct store *s, const char *codebase_id, const char *path,
+		     bool recursive, struct store_file_info **out, size_t *n,
+		     const char **why);
 void store_file_infos_free(struct store_file_info *fi, size_t n);
 
 /*
@@ -125,8 +125,8 @@ int store_codebase_ref(struct store *s, const char *codebase_id,
 		       const char *holder);
 int store_codebase_unref(struct store *s, const char *codebase_id,
 			 const char *holder);
-int store_snapshot(struct store *s, const char *codebase_id,
-		   const char *holder, char **path);
+int store_snapshot(struct store *s, const char *codebase_id, const char *holder,
+		   char **path);
 
 /*
  * Staging: a tree built in the codebase's tmp/ without the store lock, then
@@ -177,22 +177,22 @@ int store_import(struct store_stage *st, const char **why);
  */
 enum store_op {
 	STORE_OP_PUT = 1, /* the file staged at path */
-	STORE_OP_MKDIR,   /* the directory staged at path */
+	STORE_OP_MKDIR,	  /* the directory staged at path */
 	STORE_OP_DELETE,
 };
 
 enum store_verdict {
-	STORE_APPLY = 1,  /* the path is as the snapshot left it */
-	STORE_COMMITTED,  /* unchanged since this holder committed it */
-	STORE_SAME,       /* the tree holds the sandbox's version already */
-	STORE_DIFFERS,    /* changed since the snapshot (check only) */
+	STORE_APPLY = 1, /* the path is as the snapshot left it */
+	STORE_COMMITTED, /* unchanged since this holder committed it */
+	STORE_SAME,	 /* the tree holds the sandbox's version already */
+	STORE_DIFFERS,	 /* changed since the snapshot (check only) */
 	STORE_CONFLICT,
 };
 
 struct store_change {
-	const char *path;    /* normalised, without the leading '/' */
+	const char *path; /* normalised, without the leading '/' */
 	enum store_op op;
-	const char *view_id; /* identity of the sandbox's version */
+	const char *view_id;	    /* identity of the sandbox's version */
 	enum store_verdict verdict; /* set by check and commit */
 };
 

@@ -10,7 +10,7 @@
 
 /* IDs are PREFIX + 16 lowercase hex characters from getrandom(). */
 #define AF_ID_HEX_LEN 16
-#define AF_ID_MAX 32
+#define AF_ID_MAX     32
 int af_id_new(const char *prefix, char *out, size_t outlen);
 bool af_id_valid(const char *prefix, const char *id);
 
@@ -57,7 +57,7 @@ int af_write_file_at(int dirfd, const char *name, const char *s);
  * returns 0 to go on (and descend into a directory), AF_WALK_SKIP to not
  * descend, or a negative errno to stop the walk with that error.
  */
-#define AF_WALK_SKIP 1
+#define AF_WALK_SKIP	  1
 #define AF_WALK_MAX_DEPTH 4096
 struct stat;
 typedef int (*af_walk_fn)(void *ud, int parent_fd, const char *name,

@@ -24,9 +24,8 @@ static bool call_batch(struct api_call *c, const grpc_op *ops, size_t n)
 		log_err("%s: start_batch failed (%d)", c->method->path, e);
 		return false;
 	}
-	ev = grpc_completion_queue_pluck(c->cq, &tag,
-					 gpr_inf_future(GPR_CLOCK_REALTIME),
-					 NULL);
+	ev = grpc_completion_queue_pluck(
+		c->cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 	return ev.type == GRPC_OP_COMPLETE && ev.success;
 }
 
@@ -169,8 +168,8 @@ int api_call_reply(struct api_call *c, const ProtobufCMessage *msg)
 	return finish(c, msg, GRPC_STATUS_OK, NULL);
 }
 
-int api_call_finish(struct api_call *c, grpc_status_code code,
-		    const char *fmt, ...)
+int api_call_finish(struct api_call *c, grpc_status_code code, const char *fmt,
+		    ...)
 {
 	char details[1024];
 	va_list ap;
@@ -179,7 +178,8 @@ int api_call_finish(struct api_call *c, grpc_status_code code,
 	vsnprintf(details, sizeof(details), fmt, ap);
 	va_end(ap);
 	if (code != GRPC_STATUS_OK)
-		log_debug("%s -> status %d: %s", c->method->path, code, details);
+		log_debug("%s -> status %d: %s", c->method->path, code,
+			  details);
 	return finish(c, NULL, code, details);
 }
 

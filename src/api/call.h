@@ -18,7 +18,7 @@ struct api_call;
 typedef void (*api_handler_fn)(struct api_call *c);
 
 enum api_method_kind {
-	API_UNARY,        /* one request, one response */
+	API_UNARY,	   /* one request, one response */
 	API_SERVER_STREAM, /* one request, a stream of responses */
 	API_CLIENT_STREAM, /* a stream of requests, one response */
 };
@@ -41,8 +41,8 @@ struct api_call {
 	bool initial_md_sent;
 	bool finished;
 	bool close_done; /* RECV_CLOSE_ON_SERVER completed */
-	int cancelled;   /* set by RECV_CLOSE_ON_SERVER */
-	char close_tag;  /* address used as the close tag */
+	int cancelled;	 /* set by RECV_CLOSE_ON_SERVER */
+	char close_tag;	 /* address used as the close tag */
 };
 
 /* Unpack the first request message; on failure answers INVALID_ARGUMENT. */
@@ -59,8 +59,8 @@ int api_call_write(struct api_call *c, const ProtobufCMessage *msg);
 /* Unary success: response and OK status in one batch. */
 int api_call_reply(struct api_call *c, const ProtobufCMessage *msg);
 /* Finish with a status (OK ends a server stream). */
-int api_call_finish(struct api_call *c, grpc_status_code code,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int api_call_finish(struct api_call *c, grpc_status_code code, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
 /* True once the client cancelled or disconnected (cheap, non-blocking). */
 bool api_call_cancelled(struct api_call *c);
 

@@ -15,7 +15,7 @@
 #include "server.h"
 #include "svc.h"
 
-#define CHUNK (64 * 1024)
+#define CHUNK	 (64 * 1024)
 #define MAX_NAME 256
 
 static struct store *store_of(struct api_call *c)
@@ -122,7 +122,8 @@ static void list_codebases(struct api_call *c)
 	if (!svc_check_id(c, "page_token", "cb_", req->page_token, false))
 		return;
 	r = store_codebase_list(store_of(c), req->owner_id, req->page_token,
-				svc_page_limit(req->page_size), &cbs, &n, &more);
+				svc_page_limit(req->page_size), &cbs, &n,
+				&more);
 	if (r < 0) {
 		api_call_finish(c, api_status_from_errno(r),
 				"cannot list codebases: %s", strerror(-r));
@@ -133,7 +134,8 @@ static void list_codebases(struct api_call *c)
 	ts = calloc(2 * n + 1, sizeof(*ts));
 	if (!w || !pw || !ts) {
 		store_codebase_list_free(cbs, n);
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -323,7 +325,8 @@ static void download_file(struct api_call *c)
 	}
 	if (r < 0 || !buf) {
 		upload_error(c, r ? r : -ENOMEM, req->codebase_id,
-			     req->file_path, r == -EISDIR ? "is a directory" : why);
+			     req->file_path,
+			     r == -EISDIR ? "is a directory" : why);
 		return;
 	}
 	for (;;) {
@@ -331,8 +334,8 @@ static void download_file(struct api_call *c)
 		ssize_t n = read(fd, buf, CHUNK);
 
 		if (n < 0) {
-			api_call_finish(c, GRPC_STATUS_INTERNAL, "read failed: %s",
-					strerror(errno));
+			api_call_finish(c, GRPC_STATUS_INTERNAL,
+					"read failed: %s", strerror(errno));
 			return;
 		}
 		if (n == 0)
@@ -378,7 +381,8 @@ static void list_files(struct api_call *c)
 	ts = calloc(n + 1, sizeof(*ts));
 	if (!w || !pw || !ts) {
 		store_file_infos_free(fi, n);
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -398,14 +402,18 @@ static void list_files(struct api_call *c)
 }
 
 #define SVC "/sandbox.v1.CodebaseService/"
-#define M(name, kind, req, fn)                                                 \
-	{ SVC name, kind, &sandbox__v1__##req##__descriptor, fn }
+#define M(name, kind, req, fn)                                        \
+	{                                                             \
+		SVC name, kind, &sandbox__v1__##req##__descriptor, fn \
+	}
 
 const struct api_method api_codebase_methods[] = {
-	M("CreateCodebase", API_UNARY, create_codebase_request, create_codebase),
+	M("CreateCodebase", API_UNARY, create_codebase_request,
+	  create_codebase),
 	M("GetCodebase", API_UNARY, get_codebase_request, get_codebase),
 	M("ListCodebases", API_UNARY, list_codebases_request, list_codebases),
-	M("DeleteCodebase", API_UNARY, delete_codebase_request, delete_codebase),
+	M("DeleteCodebase", API_UNARY, delete_codebase_request,
+	  delete_codebase),
 	M("UploadFiles", API_CLIENT_STREAM, upload_chunk, upload_files),
 	M("DownloadFile", API_SERVER_STREAM, download_file_request,
 	  download_file),

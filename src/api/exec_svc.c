@@ -14,7 +14,7 @@
 #include "server.h"
 #include "svc.h"
 
-#define MAX_ENV 1024
+#define MAX_ENV	    1024
 #define MAX_ENV_KEY 1024
 /* When output is not UTF-8, the lossy string copy is cut to this size. */
 #define LOSSY_MAX (256 * 1024)
@@ -273,9 +273,10 @@ int svc_stream_output(struct api_call *c, enum rt_stream s, const void *data,
 {
 	Sandbox__V1__ExecOutput o = SANDBOX__V1__EXEC_OUTPUT__INIT;
 
-	o.type = s == RT_STDOUT
-			 ? SANDBOX__V1__EXEC_OUTPUT__OUTPUT_TYPE__OUTPUT_TYPE_STDOUT
-			 : SANDBOX__V1__EXEC_OUTPUT__OUTPUT_TYPE__OUTPUT_TYPE_STDERR;
+	o.type =
+		s == RT_STDOUT
+			? SANDBOX__V1__EXEC_OUTPUT__OUTPUT_TYPE__OUTPUT_TYPE_STDOUT
+			: SANDBOX__V1__EXEC_OUTPUT__OUTPUT_TYPE__OUTPUT_TYPE_STDERR;
 	o.data.data = (uint8_t *)data;
 	o.data.len = len;
 	return api_call_write(c, &o.base);

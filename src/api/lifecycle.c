@@ -74,8 +74,9 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 	}
 	r = registry_reserve_running(reg);
 	if (r < 0) {
-		snprintf(err, errlen, "the server runs %u sandboxes already, "
-				      "its limit",
+		snprintf(err, errlen,
+			 "the server runs %u sandboxes already, "
+			 "its limit",
 			 cfg->max_running);
 		goto out;
 	}
@@ -88,7 +89,8 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 	}
 	o.snapshot_dir = snap;
 	limits_to_cgroup(e->rec->resources, &o.limits);
-	/* The record's rules, compiled: the hide layer and enforcer use them. */
+	/* The record's rules, compiled: the hide layer and enforcer use them.
+	 */
 	r = svc_compile_rules(e->rec->permissions, e->rec->n_permissions, &m,
 			      err, errlen);
 	o.matcher = m;
@@ -112,9 +114,10 @@ int sandbox_start(struct registry *reg, struct sb_entry *e, char *err,
 	free(e->rec->stopped_at);
 	e->rec->stopped_at = NULL;
 	free_replace_str(&e->rec->status_message, "");
-	free_replace_str(&e->rec->enforcer, rt_sandbox_enforced(rt)
-						    ? enf_name(cfg->enf)
-						    : "none (nothing to restrict)");
+	free_replace_str(&e->rec->enforcer,
+			 rt_sandbox_enforced(rt)
+				 ? enf_name(cfg->enf)
+				 : "none (nothing to restrict)");
 	pthread_mutex_unlock(&e->lock);
 	registry_save(reg, e);
 out:

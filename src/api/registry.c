@@ -28,10 +28,9 @@ struct registry {
 	pthread_cond_t wake;
 };
 
-static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS sandboxes ("
-	" id TEXT PRIMARY KEY, codebase_id TEXT NOT NULL,"
-	" record BLOB NOT NULL);";
+static const char schema[] = "CREATE TABLE IF NOT EXISTS sandboxes ("
+			     " id TEXT PRIMARY KEY, codebase_id TEXT NOT NULL,"
+			     " record BLOB NOT NULL);";
 
 static void entry_free(struct sb_entry *e)
 {
@@ -94,9 +93,9 @@ static int db_put(struct registry *reg, const Sandbox__V1__Sandbox *rec)
 	if (!blob)
 		return -ENOMEM;
 	protobuf_c_message_pack(&rec->base, blob);
-	rc = sqlite3_prepare_v2(reg->db,
-				"INSERT OR REPLACE INTO sandboxes VALUES (?,?,?)",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+		reg->db, "INSERT OR REPLACE INTO sandboxes VALUES (?,?,?)", -1,
+		&st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, rec->codebase_id, -1, SQLITE_STATIC);
@@ -105,7 +104,8 @@ static int db_put(struct registry *reg, const Sandbox__V1__Sandbox *rec)
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		log_err("saving sandbox %s: %s", rec->id, sqlite3_errmsg(reg->db));
+		log_err("saving sandbox %s: %s", rec->id,
+			sqlite3_errmsg(reg->db));
 		return -EIO;
 	}
 	return 0;
@@ -158,7 +158,8 @@ static int load(struct registry *reg)
 			if (e)
 				entry_free(e);
 			else if (rec)
-				protobuf_c_message_free_unpacked(&rec->base, NULL);
+				protobuf_c_message_free_unpacked(&rec->base,
+								 NULL);
 			rc = SQLITE_OK;
 			continue;
 		}
@@ -191,7 +192,8 @@ int registry_open(const struct api_config *cfg, struct registry **out)
 		return -EIO;
 	}
 	sqlite3_busy_timeout(reg->db, 5000);
-	if (sqlite3_exec(reg->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) ||
+	if (sqlite3_exec(reg->db, "PRAGMA journal_mode=WAL", NULL, NULL,
+			 NULL) ||
 	    sqlite3_exec(reg->db, schema, NULL, NULL, NULL)) {
 		log_err("sandboxes schema: %s", sqlite3_errmsg(reg->db));
 		registry_free(reg);

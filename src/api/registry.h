@@ -23,20 +23,20 @@ struct sess_entry {
 	uint64_t created_ns, closed_ns; /* CLOCK_REALTIME */
 	bool closed;
 	char reason[160];
-	struct rt_session *rt;     /* NULL once closed and released */
-	int execs;                 /* commands in flight on it */
+	struct rt_session *rt; /* NULL once closed and released */
+	int execs;	       /* commands in flight on it */
 };
 
 struct sb_entry {
-	Sandbox__V1__Sandbox *rec; /* malloc'd, freed by protobuf-c */
+	Sandbox__V1__Sandbox *rec;    /* malloc'd, freed by protobuf-c */
 	struct sess_entry **sessions; /* under lock; freed with the entry */
 	size_t n_sessions;
-	struct rt_sandbox *rt;     /* set while RUNNING */
-	pthread_mutex_t life;      /* held across start/stop/destroy */
-	pthread_mutex_t lock;      /* rec->status, rt, execs */
+	struct rt_sandbox *rt; /* set while RUNNING */
+	pthread_mutex_t life;  /* held across start/stop/destroy */
+	pthread_mutex_t lock;  /* rec->status, rt, execs */
 	pthread_cond_t no_execs;
-	int execs;                 /* commands in flight */
-	int refs;                  /* registry_get references */
+	int execs; /* commands in flight */
+	int refs;  /* registry_get references */
 	bool removed;
 };
 
@@ -83,15 +83,15 @@ void sandbox_exec_end(struct sb_entry *e);
 const struct api_config *registry_config(const struct registry *reg);
 
 /* Sessions (sessions.c). */
-int session_create(struct registry *reg, struct sb_entry *e,
-		   const char *shell, const char *const *env, size_t n_env,
-		   char id[32], char *err, size_t errlen);
+int session_create(struct registry *reg, struct sb_entry *e, const char *shell,
+		   const char *const *env, size_t n_env, char id[32], char *err,
+		   size_t errlen);
 /* The sandbox holding session id, referenced; *sess valid while held. */
 struct sb_entry *registry_find_session(struct registry *reg, const char *id,
 				       struct sess_entry **sess);
 /* The runtime session for one command, or NULL (then *why is set). */
-struct rt_session *session_exec_begin(struct sb_entry *e,
-				      struct sess_entry *s, const char **why);
+struct rt_session *session_exec_begin(struct sb_entry *e, struct sess_entry *s,
+				      const char **why);
 void session_exec_end(struct sb_entry *e, struct sess_entry *s);
 void session_destroy(struct sb_entry *e, struct sess_entry *s);
 /* With e->lock held and no command in flight: release every shell. */

@@ -17,9 +17,9 @@
 #include "server.h"
 #include "svc.h"
 
-#define ST(x) SANDBOX__V1__SANDBOX_STATUS__SANDBOX_STATUS_##x
+#define ST(x)	   SANDBOX__V1__SANDBOX_STATUS__SANDBOX_STATUS_##x
 #define RUNTIME(x) SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_##x
-#define MAX_RULES 4096
+#define MAX_RULES  4096
 #define MAX_LABELS 64
 
 /* Presets named in the request, then the request's own rules. */
@@ -78,7 +78,8 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
 			 req->codebase_id);
 		return -EINVAL;
 	}
-	if (req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_UNSPECIFIED &&
+	if (req->runtime !=
+		    SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_UNSPECIFIED &&
 	    req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_BWRAP &&
 	    req->runtime != SANDBOX__V1__RUNTIME_TYPE__RUNTIME_TYPE_DOCKER) {
 		snprintf(err, errlen, "unknown runtime %d", req->runtime);
@@ -89,15 +90,17 @@ static int check_request(const Sandbox__V1__CreateSandboxRequest *req,
 		return -EINVAL;
 	}
 	if (req->n_labels > MAX_LABELS) {
-		snprintf(err, errlen, "too many labels (at most %d)", MAX_LABELS);
+		snprintf(err, errlen, "too many labels (at most %d)",
+			 MAX_LABELS);
 		return -EINVAL;
 	}
 	if (!svc_check_audit_label((void *const *)req->labels, req->n_labels,
 				   err, errlen))
 		return -EINVAL;
 	if (req->resources &&
-	    (req->resources->memory_bytes < 0 || req->resources->cpu_quota < 0 ||
-	     req->resources->cpu_shares < 0 || req->resources->pids_limit < 0)) {
+	    (req->resources->memory_bytes < 0 ||
+	     req->resources->cpu_quota < 0 || req->resources->cpu_shares < 0 ||
+	     req->resources->pids_limit < 0)) {
 		snprintf(err, errlen, "resource limits must not be negative");
 		return -EINVAL;
 	}
@@ -158,8 +161,8 @@ new_record(const Sandbox__V1__CreateSandboxRequest *req, const char *id,
 	rec.image = req->image;
 	rec.resources = limits;
 	rec.commit_after_exec = req->commit_after_exec;
-	return (Sandbox__V1__Sandbox *)svc_clone(&rec.base,
-						 &sandbox__v1__sandbox__descriptor);
+	return (Sandbox__V1__Sandbox *)svc_clone(
+		&rec.base, &sandbox__v1__sandbox__descriptor);
 }
 
 static void create_sandbox(struct api_call *c)
@@ -256,9 +259,10 @@ static void list_sandboxes(struct api_call *c)
 	    !svc_check_id(c, "page_token", "sb_", req->page_token, false))
 		return;
 	limit = svc_page_limit(req->page_size);
-	if (registry_list(reg, req->codebase_id, req->page_token, limit, &v,
-			  &n, &more) < 0) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	if (registry_list(reg, req->codebase_id, req->page_token, limit, &v, &n,
+			  &more) < 0) {
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 		return;
 	}
 	resp.sandboxes = calloc(n ? n : 1, sizeof(*resp.sandboxes));
@@ -294,11 +298,12 @@ static void start_sandbox(struct api_call *c)
 	if (r == -ENOENT && !err[0])
 		svc_finish_sandbox_gone(c, req->sandbox_id);
 	else if (r < 0)
-		api_call_finish(c, r == -ENOMEM || r == -EAGAIN || r == -EMFILE
-					   ? GRPC_STATUS_RESOURCE_EXHAUSTED
-				   : r == -EHOSTDOWN
-					   ? GRPC_STATUS_UNAVAILABLE
-					   : GRPC_STATUS_FAILED_PRECONDITION,
+		api_call_finish(c,
+				r == -ENOMEM || r == -EAGAIN || r == -EMFILE
+					? GRPC_STATUS_RESOURCE_EXHAUSTED
+				: r == -EHOSTDOWN
+					? GRPC_STATUS_UNAVAILABLE
+					: GRPC_STATUS_FAILED_PRECONDITION,
 				"cannot start sandbox %s: %s", req->sandbox_id,
 				err[0] ? err : strerror(-r));
 	else
@@ -353,15 +358,17 @@ static void destroy_sandbox(struct api_call *c)
 		svc_finish_sandbox_gone(c, req->sandbox_id);
 	else if (r < 0)
 		api_call_finish(c, GRPC_STATUS_INTERNAL,
-				"cannot destroy sandbox %s: %s", req->sandbox_id,
-				strerror(-r));
+				"cannot destroy sandbox %s: %s",
+				req->sandbox_id, strerror(-r));
 	else
 		api_call_reply(c, &empty.base);
 }
 
 #define SVC "/sandbox.v1.SandboxService/"
-#define M(name, kind, req, fn)                                                 \
-	{ SVC name, kind, &sandbox__v1__##req##__descriptor, fn }
+#define M(name, kind, req, fn)                                        \
+	{                                                             \
+		SVC name, kind, &sandbox__v1__##req##__descriptor, fn \
+	}
 
 const struct api_method api_sandbox_methods[] = {
 	M("CreateSandbox", API_UNARY, create_sandbox_request, create_sandbox),
@@ -369,10 +376,12 @@ const struct api_method api_sandbox_methods[] = {
 	M("ListSandboxes", API_UNARY, list_sandboxes_request, list_sandboxes),
 	M("StartSandbox", API_UNARY, start_sandbox_request, start_sandbox),
 	M("StopSandbox", API_UNARY, stop_sandbox_request, stop_sandbox),
-	M("DestroySandbox", API_UNARY, destroy_sandbox_request, destroy_sandbox),
+	M("DestroySandbox", API_UNARY, destroy_sandbox_request,
+	  destroy_sandbox),
 	M("Exec", API_UNARY, exec_request, svc_exec),
 	M("ExecStream", API_SERVER_STREAM, exec_request, svc_exec_stream),
-	M("CreateSession", API_UNARY, create_session_request, svc_create_session),
+	M("CreateSession", API_UNARY, create_session_request,
+	  svc_create_session),
 	M("GetSession", API_UNARY, get_session_request, svc_get_session),
 	M("ListSessions", API_UNARY, list_sessions_request, svc_list_sessions),
 	M("DestroySession", API_UNARY, destroy_session_request,

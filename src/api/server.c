@@ -24,7 +24,7 @@
 #include "server.h"
 
 #define MAX_MESSAGE_BYTES (64 * 1024 * 1024)
-#define CALL_STACK_BYTES (512 * 1024)
+#define CALL_STACK_BYTES  (512 * 1024)
 
 struct pending {
 	struct api_server *srv;
@@ -55,7 +55,8 @@ static int request_call(struct api_server *s, const struct api_method *m,
 	grpc_metadata_array_init(&p->call.md);
 	e = grpc_server_request_registered_call(
 		s->server, handle, &p->call.call, &p->call.deadline,
-		&p->call.md, m->kind == API_CLIENT_STREAM ? NULL : &p->call.payload,
+		&p->call.md,
+		m->kind == API_CLIENT_STREAM ? NULL : &p->call.payload,
 		p->call.cq, s->cq, p);
 	if (e != GRPC_CALL_OK) {
 		log_err("request %s failed (%d)", m->path, e);
@@ -78,9 +79,8 @@ static void pending_free(struct pending *p)
 	grpc_metadata_array_destroy(&c->md);
 	grpc_completion_queue_shutdown(c->cq);
 	/* Every batch has completed; this only observes the shutdown. */
-	(void)grpc_completion_queue_pluck(c->cq, c,
-					  gpr_inf_past(GPR_CLOCK_REALTIME),
-					  NULL);
+	(void)grpc_completion_queue_pluck(
+		c->cq, c, gpr_inf_past(GPR_CLOCK_REALTIME), NULL);
 	grpc_completion_queue_destroy(c->cq);
 	free(p);
 }
@@ -160,7 +160,8 @@ static void *cq_thread(void *arg)
 		if (ev.type != GRPC_OP_COMPLETE)
 			continue;
 		if (ev.tag == s) {
-			/* Server shutdown done: every call has been released. */
+			/* Server shutdown done: every call has been released.
+			 */
 			grpc_completion_queue_shutdown(s->cq);
 			continue;
 		}
@@ -184,7 +185,8 @@ static int claim_unix_path(const char *path)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
-		return log_errno(-EEXIST, "%s exists and is not a socket", path);
+		return log_errno(-EEXIST, "%s exists and is not a socket",
+				 path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -199,7 +201,8 @@ static int claim_unix_path(const char *path)
 
 static int add_ports(struct api_server *s)
 {
-	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+	grpc_server_credentials *creds =
+		grpc_insecure_server_credentials_create();
 	char addr[4200];
 	int r = 0;
 
@@ -250,7 +253,8 @@ static int register_methods(struct api_server *s, struct method_reg *regs,
 				0);
 
 			if (!h)
-				return log_errno(-EINVAL, "register %s", m->path);
+				return log_errno(-EINVAL, "register %s",
+						 m->path);
 			regs[(*n)++] = (struct method_reg){ m, h };
 		}
 	return 0;
@@ -308,9 +312,8 @@ int api_server_start(const struct api_config *cfg, struct api_server **out)
 	if (r < 0) {
 		/* Never started: shutting down still has to be notified. */
 		grpc_server_shutdown_and_notify(s->server, s->cq, s);
-		grpc_completion_queue_next(s->cq,
-					   gpr_inf_future(GPR_CLOCK_REALTIME),
-					   NULL);
+		grpc_completion_queue_next(
+			s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		grpc_completion_queue_shutdown(s->cq);
 		while (grpc_completion_queue_next(
 			       s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)

@@ -33,7 +33,8 @@ static void health(struct api_call *c)
 	resp.sandboxes_running = running;
 	resp.sandboxes_total = total;
 	resp.uptime_seconds =
-		(int64_t)((af_now_mono_ns() - c->srv->started_ns) / 1000000000ull);
+		(int64_t)((af_now_mono_ns() - c->srv->started_ns) /
+			  1000000000ull);
 	resp.cgroup_layout = (char *)rt_cgroup_layout(cfg->rt);
 	resp.probe_report = (char *)enf_probe_report(cfg->enf);
 	resp.audit_source = (char *)audit_source(cfg->audit);
@@ -74,7 +75,8 @@ static void list_presets(struct api_call *c)
 		resp.presets = pw;
 		api_call_reply(c, &resp.base);
 	} else {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 	}
 	for (size_t i = 0; i < resp.n_presets; i++)
 		svc_rules_free(w[i].rules, w[i].n_rules);
@@ -107,7 +109,8 @@ static int explain_rules(struct api_call *c,
 
 		if (!p) {
 			api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-					"unknown preset \"%s\"", req->presets[i]);
+					"unknown preset \"%s\"",
+					req->presets[i]);
 			return -EINVAL;
 		}
 		total += p->n_rules;
@@ -149,7 +152,8 @@ static void explain_path(struct api_call *c)
 	struct af_explanation ex;
 	int idx = -1, r;
 
-	if (!req || !svc_check_id(c, "sandbox_id", "sb_", req->sandbox_id, false))
+	if (!req ||
+	    !svc_check_id(c, "sandbox_id", "sb_", req->sandbox_id, false))
 		return;
 	r = af_path_normalize(req->path, strlen(req->path), norm + 1,
 			      sizeof(norm) - 1, &why);
@@ -163,7 +167,8 @@ static void explain_path(struct api_call *c)
 		norm[1] = '\0';
 	r = explain_rules(c, req, &sb, &rules, &n, &owned, &n_owned);
 	if (r == -ENOMEM)
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 	if (r < 0)
 		goto out;
 	pr = svc_policy_rules(rules, n);
@@ -192,8 +197,10 @@ out:
 }
 
 #define SVC "/sandbox.v1.ServerService/"
-#define M(name, req, fn)                                                       \
-	{ SVC name, API_UNARY, &sandbox__v1__##req##__descriptor, fn }
+#define M(name, req, fn)                                                   \
+	{                                                                  \
+		SVC name, API_UNARY, &sandbox__v1__##req##__descriptor, fn \
+	}
 
 const struct api_method api_server_methods[] = {
 	M("Health", health_request, health),

@@ -69,7 +69,8 @@ static void reply_session(struct api_call *c, struct sb_entry *e,
 	}
 	pthread_mutex_unlock(&e->lock);
 	if (!copy) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 		return;
 	}
 	api_call_reply(c, &copy->base);
@@ -87,8 +88,8 @@ static struct sb_entry *find_session(struct api_call *c, const char *id,
 	struct sb_entry *e = registry_find_session(svc_registry(c), id, s);
 
 	if (!e)
-		api_call_finish(c, GRPC_STATUS_NOT_FOUND, "session %s not found",
-				id);
+		api_call_finish(c, GRPC_STATUS_NOT_FOUND,
+				"session %s not found", id);
 	return e;
 }
 
@@ -201,7 +202,8 @@ void svc_list_sessions(struct api_call *c)
 	pthread_mutex_unlock(&e->lock);
 	registry_put(reg, e);
 	if (!copy) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 		return;
 	}
 	api_call_reply(c, &copy->base);
@@ -275,7 +277,8 @@ static bool session_run(struct api_call *c,
 	rt = session_exec_begin(e, s, &why);
 	if (!rt) {
 		api_call_finish(c, GRPC_STATUS_FAILED_PRECONDITION,
-				"session %s is closed: %s", req->session_id, why);
+				"session %s is closed: %s", req->session_id,
+				why);
 		registry_put(reg, e);
 		return false;
 	}
@@ -314,4 +317,3 @@ void svc_session_exec_stream(struct api_call *c)
 		svc_finish_stream(c, &res);
 	rt_exec_res_clear(&res);
 }
-

@@ -25,9 +25,9 @@ static void mark_closed(struct sess_entry *s, const char *why)
 	snprintf(s->reason, sizeof(s->reason), "%s", why);
 }
 
-int session_create(struct registry *reg, struct sb_entry *e,
-		   const char *shell, const char *const *env, size_t n_env,
-		   char id[32], char *err, size_t errlen)
+int session_create(struct registry *reg, struct sb_entry *e, const char *shell,
+		   const char *const *env, size_t n_env, char id[32], char *err,
+		   size_t errlen)
 {
 	struct sess_entry *s = calloc(1, sizeof(*s)), **v;
 	struct rt_sandbox *rt;
@@ -73,8 +73,8 @@ int session_create(struct registry *reg, struct sb_entry *e,
 	return 0;
 }
 
-struct rt_session *session_exec_begin(struct sb_entry *e,
-				      struct sess_entry *s, const char **why)
+struct rt_session *session_exec_begin(struct sb_entry *e, struct sess_entry *s,
+				      const char **why)
 {
 	struct rt_session *rt = NULL;
 	char reason[sizeof(s->reason)];

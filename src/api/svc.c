@@ -13,7 +13,7 @@
 #include "server.h"
 
 #define DEFAULT_PAGE 100
-#define MAX_PAGE 1000
+#define MAX_PAGE     1000
 
 struct registry *svc_registry(struct api_call *c)
 {
@@ -171,8 +171,8 @@ void svc_finish_codebase_error(struct api_call *c, int err, const char *id)
 		api_call_finish(c, GRPC_STATUS_NOT_FOUND,
 				"codebase %s not found", id);
 	else
-		api_call_finish(c, api_status_from_errno(err), "codebase %s: %s",
-				id, strerror(-err));
+		api_call_finish(c, api_status_from_errno(err),
+				"codebase %s: %s", id, strerror(-err));
 }
 
 Sandbox__V1__Sandbox *svc_sandbox_copy(struct sb_entry *e)
@@ -186,8 +186,7 @@ Sandbox__V1__Sandbox *svc_sandbox_copy(struct sb_entry *e)
 	return copy;
 }
 
-void svc_reply_sandbox(struct api_call *c, struct registry *reg,
-		       const char *id)
+void svc_reply_sandbox(struct api_call *c, struct registry *reg, const char *id)
 {
 	struct sb_entry *e = registry_get(reg, id);
 	Sandbox__V1__Sandbox *copy;

@@ -37,7 +37,8 @@ size_t svc_page_limit(int32_t page_size);
 
 /* Each answers the call itself when it returns false / NULL. */
 bool svc_check_sandbox_id(struct api_call *c, const char *id);
-/* An id of the given prefix ("sb_", "cb_", "sess_"); "" allowed unless required. */
+/* An id of the given prefix ("sb_", "cb_", "sess_"); "" allowed unless
+ * required. */
 bool svc_check_id(struct api_call *c, const char *field, const char *prefix,
 		  const char *id, bool required);
 struct sb_entry *svc_get_sandbox(struct api_call *c, const char *id);

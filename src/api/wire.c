@@ -57,7 +57,8 @@ static bool check(const ProtobufCMessageDescriptor *d, const uint8_t *p,
 		}
 		if (!varint(&p, end, &len) || len > (uint64_t)(end - p))
 			return false;
-		f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+		f = protobuf_c_message_descriptor_get_field(
+			d, (unsigned)(key >> 3));
 		if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, len))
 			return false;
 		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&

@@ -284,7 +284,8 @@ int cg_reap_stale(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || !cg_reapable(c, de->d_name, keep, ud))
+		if (de->d_type != DT_DIR ||
+		    !cg_reapable(c, de->d_name, keep, ud))
 			continue;
 		q = kill_and_remove(base, de->d_name, 5000);
 		if (q < 0) {

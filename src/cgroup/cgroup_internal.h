@@ -24,7 +24,7 @@ struct cg_ctx {
 	int v1_fd[CG_N_CTRL];
 	char v1_mount[CG_N_CTRL][PATH_MAX];
 	char prefix[40]; /* "<instance>-" or "" */
-	int root_depth;  /* of the v2 mount's root; -1: unknown */
+	int root_depth;	 /* of the v2 mount's root; -1: unknown */
 };
 
 struct cg_sandbox {

@@ -265,7 +265,8 @@ static int reap_one(const struct cg_ctx *c, int mount_fd, const char *ctrl,
 	while ((de = readdir(d))) {
 		int q;
 
-		if (de->d_type != DT_DIR || !cg_reapable(c, de->d_name, keep, ud))
+		if (de->d_type != DT_DIR ||
+		    !cg_reapable(c, de->d_name, keep, ud))
 			continue;
 		q = remove_tree(base, de->d_name, de->d_name, 5000);
 		if (q < 0 && !r)

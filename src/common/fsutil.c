@@ -34,7 +34,7 @@ int af_mkdir_p(const char *path, mode_t mode)
 	if (len == 0 || len >= sizeof(buf))
 		return -EINVAL;
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char c = *p;
@@ -82,7 +82,8 @@ static int rm_tree(int dfd, dev_t dev, int depth)
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+		    0) {
 			if (errno != ENOENT && !r)
 				r = -errno;
 			continue;
@@ -128,7 +129,8 @@ int af_rm_rf_at(int dirfd, const char *name)
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno
 								       : 0;
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	r = rm_tree(fd, st.st_dev, 0);
@@ -137,7 +139,10 @@ int af_rm_rf_at(int dirfd, const char *name)
 	return r;
 }
 
-int af_rm_rf(const char *path) { return af_rm_rf_at(AT_FDCWD, path); }
+int af_rm_rf(const char *path)
+{
+	return af_rm_rf_at(AT_FDCWD, path);
+}
 
 ssize_t af_read_full(int fd, void *buf, size_t len)
 {

@@ -15,9 +15,15 @@ static const char *const level_names[] = {
 	[AF_LOG_DEBUG] = "debug",
 };
 
-void af_log_set_level(enum af_log_level level) { log_level = level; }
+void af_log_set_level(enum af_log_level level)
+{
+	log_level = level;
+}
 
-enum af_log_level af_log_get_level(void) { return log_level; }
+enum af_log_level af_log_get_level(void)
+{
+	return log_level;
+}
 
 static void log_v(enum af_log_level level, const char *mod, int err,
 		  const char *fmt, va_list ap)

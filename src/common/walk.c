@@ -109,7 +109,8 @@ static int walk_dir(struct walk *w, int fd, size_t plen, int depth)
 			r = q;
 			break;
 		}
-		if (q == AF_WALK_SKIP || !S_ISDIR(st.st_mode) || st.st_dev != w->dev)
+		if (q == AF_WALK_SKIP || !S_ISDIR(st.st_mode) ||
+		    st.st_dev != w->dev)
 			continue;
 		cfd = openat(fd, names[i],
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -95,7 +95,8 @@ static void usage(FILE *f)
 		"  --max-upload-size B  largest content of one bulk upload "
 		"(default 4G)\n"
 		"  --max-sandboxes N    sandboxes kept at once (default 1024)\n"
-		"  --max-running N      sandboxes running at once (default 256)\n"
+		"  --max-running N      sandboxes running at once (default "
+		"256)\n"
 		"  --max-sessions N     active sessions in all (default 1024)\n"
 		"  --enforcer E         auto (default), bpf-lsm or landlock\n"
 		"  --docker-host URL    Docker Engine socket for docker "
@@ -183,12 +184,13 @@ static int parse_limit(int opt, const char *arg, struct limit_opts *l)
 {
 	/* In the order of the OPT_DEFAULT_MEMORY.. option values. */
 	uint64_t *const slot[] = {
-		&l->default_memory,    &l->max_memory,	  &l->default_pids,
-		&l->max_pids,	       &l->default_cpu_quota, &l->max_cpu_quota,
+		&l->default_memory, &l->max_memory,	   &l->default_pids,
+		&l->max_pids,	    &l->default_cpu_quota, &l->max_cpu_quota,
 		&l->max_delta,
 	};
 
-	_Static_assert(OPT_MAX_DELTA - OPT_DEFAULT_MEMORY == 6, "limit options");
+	_Static_assert(OPT_MAX_DELTA - OPT_DEFAULT_MEMORY == 6,
+		       "limit options");
 
 	l->given |= 1u << (opt - OPT_DEFAULT_MEMORY);
 	if (parse_size(arg, slot[opt - OPT_DEFAULT_MEMORY]) < 0) {
@@ -338,10 +340,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->state_dir = optarg;
 			break;
 		case 'i':
-			snprintf(o->init_path, sizeof(o->init_path), "%s", optarg);
+			snprintf(o->init_path, sizeof(o->init_path), "%s",
+				 optarg);
 			break;
 		case 't':
-			o->default_timeout_ms = strtoull(optarg, NULL, 10) * 1000;
+			o->default_timeout_ms =
+				strtoull(optarg, NULL, 10) * 1000;
 			break;
 		case 'T':
 			o->max_timeout_ms = strtoull(optarg, NULL, 10) * 1000;
@@ -398,8 +402,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'v':
 			lvl = parse_level(optarg);
 			if (lvl < 0) {
-				fprintf(stderr, "agentfensed: unknown log level "
-						"'%s'\n",
+				fprintf(stderr,
+					"agentfensed: unknown log level "
+					"'%s'\n",
 					optarg);
 				return -EINVAL;
 			}

@@ -50,7 +50,8 @@ static void choose(struct enf_ctx *e, enum enf_mode mode, const char *lsm_why)
 		snprintf(e->reason, sizeof(e->reason),
 			 "%s; Landlock ABI %d is available%s",
 			 mode == ENF_MODE_AUTO ? lsm_why : "requested",
-			 e->landlock_abi, mode == ENF_MODE_AUTO ? " (auto)" : "");
+			 e->landlock_abi,
+			 mode == ENF_MODE_AUTO ? " (auto)" : "");
 	} else {
 		e->kind = ENF_NONE;
 		snprintf(e->reason, sizeof(e->reason), "%s; %s", lsm_why,
@@ -58,8 +59,8 @@ static void choose(struct enf_ctx *e, enum enf_mode mode, const char *lsm_why)
 	}
 }
 
-int enf_ctx_new(enum enf_mode mode, int sandbox_cg_level,
-		struct enf_ctx **out, char *reason, size_t len)
+int enf_ctx_new(enum enf_mode mode, int sandbox_cg_level, struct enf_ctx **out,
+		char *reason, size_t len)
 {
 	struct enf_ctx *e = calloc(1, sizeof(*e));
 	char lsm_why[256] = "not tried";
@@ -93,8 +94,7 @@ int enf_ctx_new(enum enf_mode mode, int sandbox_cg_level,
 	    (mode == ENF_MODE_LANDLOCK && e->kind != ENF_LANDLOCK)) {
 		snprintf(reason, len, "%s enforcer unavailable: %s",
 			 mode == ENF_MODE_BPF_LSM ? "bpf-lsm" : "landlock",
-			 mode == ENF_MODE_BPF_LSM ? lsm_why
-						  : e->ll_why);
+			 mode == ENF_MODE_BPF_LSM ? lsm_why : e->ll_why);
 		enf_ctx_free(e);
 		return r < 0 ? r : -ENOTSUP;
 	}
@@ -179,7 +179,7 @@ int enf_sandbox_set_workspace(struct enf_ctx *e, uint64_t cgroup_id,
 int enf_sandbox_release(struct enf_ctx *e, uint64_t cgroup_id)
 {
 	return enf_kind(e) == ENF_BPF_LSM ? bpf_lsm_remove(e->lsm, cgroup_id)
-					   : 0;
+					  : 0;
 }
 
 void enf_plan_clear(struct enf_plan *plan)

@@ -24,8 +24,7 @@ int bpf_lsm_reconcile(struct bpf_lsm *b);
 int bpf_lsm_install(struct bpf_lsm *b, uint64_t cgroup_id,
 		    const struct af_matcher *m, char *err, size_t errlen);
 /* dev: st_dev of the sandbox's /workspace as stat(2) reports it. */
-int bpf_lsm_set_workspace(struct bpf_lsm *b, uint64_t cgroup_id,
-			  uint64_t dev);
+int bpf_lsm_set_workspace(struct bpf_lsm *b, uint64_t cgroup_id, uint64_t dev);
 int bpf_lsm_remove(struct bpf_lsm *b, uint64_t cgroup_id);
 /*
  * Audit events (bpf/audit_event.h) are logged at debug level and, when a

@@ -41,7 +41,7 @@
 
 #define FILE_R (LL_FS_READ_FILE | LL_FS_EXECUTE)
 #define FILE_W (FILE_R | LL_FS_WRITE_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
-#define DIR_V LL_FS_READ_DIR
+#define DIR_V  LL_FS_READ_DIR
 #define DIR_W                                                                  \
 	(DIR_V | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR |       \
 	 LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO | LL_FS_MAKE_SYM | \
@@ -85,10 +85,10 @@ struct node {
 	int parent;
 	bool dir;
 	enum af_perm level;
-	enum af_perm probe;  /* dirs: level of a new entry inside */
-	bool kids_write;     /* dirs: every visible entry inside is write */
+	enum af_perm probe; /* dirs: level of a new entry inside */
+	bool kids_write;    /* dirs: every visible entry inside is write */
 	uint64_t grant_d, grant_f; /* what this subtree may share */
-	uint64_t have;             /* granted on it or an ancestor */
+	uint64_t have;		   /* granted on it or an ancestor */
 };
 
 struct plan {
@@ -117,8 +117,11 @@ static int add_node(struct plan *p, const char *path, bool dir,
 		p->cap = cap;
 	}
 	n = &p->nodes[p->n];
-	*n = (struct node){ .path = strdup(path), .parent = parent, .dir = dir,
-			    .level = level, .kids_write = true };
+	*n = (struct node){ .path = strdup(path),
+			    .parent = parent,
+			    .dir = dir,
+			    .level = level,
+			    .kids_write = true };
 	if (!n->path)
 		return -ENOMEM;
 	if (dir) {
@@ -258,8 +261,8 @@ static int emit_tree(struct plan *p)
 	for (size_t i = 0; r == 0 && i < p->n; i++) {
 		struct node *n = &p->nodes[i];
 		uint64_t have = i ? p->nodes[n->parent].have : 0;
-		uint64_t want = n->dir ? n->grant_d | n->grant_f
-				       : file_need(n->level);
+		uint64_t want =
+			n->dir ? n->grant_d | n->grant_f : file_need(n->level);
 
 		n->have = have | want;
 		r = emit(p, WORKSPACE, n->path, want & ~have);
@@ -276,14 +279,13 @@ static int write_header(struct plan *p, int abi)
 	if (abi >= 6)
 		h.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL;
 	h.n_rules = (uint32_t)p->rules;
-	return pwrite(fileno(p->out), &h, sizeof(h), 0) == sizeof(h) ? 0
-								      : -EIO;
+	return pwrite(fileno(p->out), &h, sizeof(h), 0) == sizeof(h) ? 0 : -EIO;
 }
 
 static int build(struct plan *p, int abi, const char *snapshot)
 {
-	_cleanup_close_ int fd = open(snapshot, O_RDONLY | O_DIRECTORY |
-							O_CLOEXEC);
+	_cleanup_close_ int fd =
+		open(snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct ll_plan_header blank = { 0 };
 	int r;
 
@@ -327,13 +329,15 @@ int landlock_plan(int abi, const struct af_matcher *m, const char *snapshot,
 	free(p.nodes);
 	free(p.stack);
 	/* Sealed: init reads exactly what was planned. */
-	if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK |
-						F_SEAL_GROW | F_SEAL_WRITE) < 0)
+	if (r == 0 &&
+	    fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
 		r = -errno;
 	if (r < 0) {
 		close(fd);
 		snprintf(err, errlen, "cannot plan the landlock ruleset: %s",
-			 r == -E2BIG ? "too many distinct rules" : strerror(-r));
+			 r == -E2BIG ? "too many distinct rules"
+				     : strerror(-r));
 		return log_errno(r, "landlock plan for %s", snapshot);
 	}
 	*memfd = fd;

@@ -64,7 +64,8 @@ static int make_parents(struct hide *h, const char *rel)
 		if (mkdirat(h->hide_fd, buf, st.st_mode & 07777) == 0) {
 			if (fchownat(h->hide_fd, buf, st.st_uid, st.st_gid,
 				     AT_SYMLINK_NOFOLLOW) < 0 ||
-			    fchmodat(h->hide_fd, buf, st.st_mode & 07777, 0) < 0)
+			    fchmodat(h->hide_fd, buf, st.st_mode & 07777, 0) <
+				    0)
 				return -errno;
 			r = remember_dir(h, buf);
 			if (r < 0)
@@ -103,10 +104,12 @@ static void mirror_times(struct hide *h)
 	for (size_t i = h->n_dirs; i-- > 0;) {
 		struct stat st;
 
-		if (fstatat(h->snap_fd, h->dirs[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fstatat(h->snap_fd, h->dirs[i], &st, AT_SYMLINK_NOFOLLOW) ==
+		    0) {
 			struct timespec ts[2] = { st.st_atim, st.st_mtim };
 
-			utimensat(h->hide_fd, h->dirs[i], ts, AT_SYMLINK_NOFOLLOW);
+			utimensat(h->hide_fd, h->dirs[i], ts,
+				  AT_SYMLINK_NOFOLLOW);
 		}
 		free(h->dirs[i]);
 	}

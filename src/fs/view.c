@@ -22,9 +22,8 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
-int fs_view_prepare(const char *state_dir, const char *id,
-		    const char *snapshot, const struct af_matcher *m,
-		    struct fs_view *v)
+int fs_view_prepare(const char *state_dir, const char *id, const char *snapshot,
+		    const struct af_matcher *m, struct fs_view *v)
 {
 	_cleanup_free_ char *sbroot = path_join(state_dir, "sandboxes");
 	int r;

@@ -16,7 +16,7 @@
 #include "agentfense/util.h"
 #include "runtime_internal.h"
 
-#define READ_CHUNK RT_READ_CHUNK
+#define READ_CHUNK     RT_READ_CHUNK
 #define CANCEL_POLL_MS 100
 /* After the command exits, how long background writers may keep stdout. */
 #define DRAIN_GRACE_MS 100
@@ -51,8 +51,9 @@ static void buf_append(struct rt_buf *b, size_t cap, const char *d, size_t n)
 	b->data[b->len] = '\0';
 }
 
-bool rt_pump_output(int *fd, enum rt_stream which, const struct rt_exec_req *req,
-		    struct rt_exec_res *res, char *buf)
+bool rt_pump_output(int *fd, enum rt_stream which,
+		    const struct rt_exec_req *req, struct rt_exec_res *res,
+		    char *buf)
 {
 	ssize_t n = read(*fd, buf, READ_CHUNK);
 
@@ -113,7 +114,8 @@ static void run_loop(struct rt_sandbox *sb, struct exec_state *s)
 		if (!killed && now >= deadline) {
 			s->res->timed_out = killed = true;
 			proc_kill(sb, &s->p);
-		} else if (!killed && (deadline - now) / 1000000 < CANCEL_POLL_MS) {
+		} else if (!killed &&
+			   (deadline - now) / 1000000 < CANCEL_POLL_MS) {
 			wait = (int)((deadline - now) / 1000000) + 1;
 		}
 		if (poll(p, 4, wait) < 0 && errno != EINTR)

@@ -34,10 +34,10 @@ enum init_msg_type {
 	INIT_SPAWN_FAILED = 22,
 };
 
-#define INIT_CTL_FD 3
+#define INIT_CTL_FD    3
 #define INIT_CGROUP_FD 4
 /* Open fds in this range are v1 cgroup directories; the rest are closed. */
-#define INIT_CGROUP_V1_FD 5
+#define INIT_CGROUP_V1_FD  5
 #define INIT_CGROUP_V1_MAX 3
 #define INIT_CONFIG_FIELDS 6
 /*
@@ -58,20 +58,25 @@ enum init_msg_type {
  * INIT_EXEC fds: these five, then up to INIT_EXEC_MAX_EXTRA more that the
  * command gets as fds 3, 4, ... (a session shell's command and status pipes).
  */
-#define INIT_EXEC_NFDS 5
+#define INIT_EXEC_NFDS	    5
 #define INIT_EXEC_MAX_EXTRA 4
-enum { INIT_FD_STATUS, INIT_FD_STDIN, INIT_FD_STDOUT, INIT_FD_STDERR,
-       INIT_FD_CGROUP };
+enum {
+	INIT_FD_STATUS,
+	INIT_FD_STDIN,
+	INIT_FD_STDOUT,
+	INIT_FD_STDERR,
+	INIT_FD_CGROUP
+};
 
 /* Bounds of one INIT_EXEC payload (command + env + workdir). */
 #define INIT_MAX_PAYLOAD (512 * 1024)
-#define INIT_SOCKBUF (2 * 1024 * 1024)
+#define INIT_SOCKBUF	 (2 * 1024 * 1024)
 
 struct init_msg {
 	uint32_t type;
-	int32_t value; /* pid, wait status or errno, by type */
+	int32_t value;	 /* pid, wait status or errno, by type */
 	uint32_t n_args; /* INIT_EXEC: count of argv strings */
-	uint32_t n_env;  /* INIT_EXEC: count of env strings */
+	uint32_t n_env;	 /* INIT_EXEC: count of env strings */
 	/*
 	 * INIT_CONFIG payload: dir\0 snapshot\0 hostname\0 overlay\0 tmpsize\0
 	 *   delta image (relative to dir; empty: an uncapped delta)\0

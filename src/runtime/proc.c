@@ -95,9 +95,11 @@ static int send_request(struct rt_sandbox *sb, const char *msg, size_t len,
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { (void *)msg, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = u.buf,
-			     .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds) };
+			     .msg_controllen =
+				     CMSG_SPACE(sizeof(int) * n_fds) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	ssize_t n;
 
@@ -115,7 +117,7 @@ static int send_request(struct rt_sandbox *sb, const char *msg, size_t len,
 	pthread_mutex_unlock(&sb->ctl_lock);
 	if (n < 0)
 		return errno == EPIPE || errno == ECONNRESET ? -ENOTCONN
-							    : -errno;
+							     : -errno;
 	return 0;
 }
 
@@ -160,8 +162,8 @@ int proc_spawn(struct rt_sandbox *sb, const struct proc_spec *ps,
 		return r;
 	p->has_cgroup = true;
 	r = make_pipes(p->fd, theirs);
-	if (r == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-				 st) < 0)
+	if (r == 0 &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) < 0)
 		r = -errno;
 	if (r == 0) {
 		fds[INIT_FD_STATUS] = st[1];

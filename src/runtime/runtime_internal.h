@@ -36,13 +36,13 @@ struct rt_sandbox {
 	int ctl_fd;
 	pthread_mutex_t ctl_lock; /* one INIT_EXEC datagram at a time */
 	atomic_uint_fast64_t next_exec;
-	struct enf_plan plan;      /* what init applies (Landlock) */
-	bool enforced;             /* rules installed for this sandbox */
-	uint64_t workspace_dev;    /* st_dev of the sandbox's /workspace */
-	uint64_t memory_limit;    /* bytes, 0: none (for OOM messages) */
+	struct enf_plan plan;	/* what init applies (Landlock) */
+	bool enforced;		/* rules installed for this sandbox */
+	uint64_t workspace_dev; /* st_dev of the sandbox's /workspace */
+	uint64_t memory_limit;	/* bytes, 0: none (for OOM messages) */
 	bool stopped;
-	struct docker_box *box;   /* docker runtime: the container */
-	int guest_pidfd;          /* its pid 1, whose namespaces init joins */
+	struct docker_box *box; /* docker runtime: the container */
+	int guest_pidfd;	/* its pid 1, whose namespaces init joins */
 };
 
 /* docker_sandbox.c: the docker runtime's steps of a sandbox's life. */
@@ -69,21 +69,21 @@ void rt_explain_lost(struct rt_sandbox *sb, uint64_t oom_before,
 #define PROC_KILL_WAIT_MS 5000
 
 struct proc_spec {
-	const char *const *argv;   /* NULL-terminated, argv[0] an absolute path */
-	const char *const *env;    /* "K=V" over the clean base env */
+	const char *const *argv; /* NULL-terminated, argv[0] an absolute path */
+	const char *const *env;	 /* "K=V" over the clean base env */
 	size_t n_env;
-	const char *workdir;       /* absolute, or relative to /workspace */
-	const int *extra_fds;      /* become fds 3, 4, ... in the process */
+	const char *workdir;  /* absolute, or relative to /workspace */
+	const int *extra_fds; /* become fds 3, 4, ... in the process */
 	size_t n_extra_fds;
 };
 
 struct rt_proc {
-	uint64_t n;         /* its cgroup: <sandbox>/e<n> */
+	uint64_t n; /* its cgroup: <sandbox>/e<n> */
 	int cgfd;
 	bool has_cgroup;
-	int fd[3];          /* our ends: stdin (write), stdout, stderr (read) */
-	int st;             /* status socket from init */
-	pid_t pid;          /* in the sandbox's pid namespace */
+	int fd[3]; /* our ends: stdin (write), stdout, stderr (read) */
+	int st;	   /* status socket from init */
+	pid_t pid; /* in the sandbox's pid namespace */
 	bool exited, lost, spawn_failed;
 	int wstatus, spawn_errno;
 	char message[256];

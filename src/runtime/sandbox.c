@@ -23,7 +23,7 @@
 #include "runtime_internal.h"
 
 #define INIT_READY_TIMEOUT_MS 10000
-#define STOP_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS	      10000
 
 /*
  * This daemon's name among others on the host: a hash of its state dir,
@@ -128,7 +128,7 @@ struct init_launch {
 	int v1_fd[INIT_CGROUP_V1_MAX];
 	size_t n_v1;
 	int guest_fd; /* docker runtime: the container's pid 1, else -1 */
-	int err; /* errno of a failed execve, written by the child */
+	int err;      /* errno of a failed execve, written by the child */
 };
 
 /*
@@ -198,7 +198,8 @@ static int send_with_fd(int sock, const void *buf, size_t len, int fd)
 /* INIT_CONFIG: everything init needs, kept out of its command line. */
 static int send_config(struct rt_sandbox *sb)
 {
-	char overlay[256], tmp[32], buf[sizeof(struct init_msg) + 3 * 4096 + 512];
+	char overlay[256], tmp[32],
+		buf[sizeof(struct init_msg) + 3 * 4096 + 512];
 	struct init_msg *m = (struct init_msg *)buf;
 	const char *f[INIT_CONFIG_FIELDS];
 	char *p = m->data;
@@ -207,7 +208,8 @@ static int send_config(struct rt_sandbox *sb)
 	r = fs_view_overlay_opts(&sb->view, overlay, sizeof(overlay));
 	if (r < 0)
 		return r;
-	snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)sb->rt->tmp_size);
+	snprintf(tmp, sizeof(tmp), "%llu",
+		 (unsigned long long)sb->rt->tmp_size);
 	f[0] = sb->view.dir;
 	f[1] = sb->view.snapshot;
 	f[2] = "sandbox";
@@ -258,8 +260,8 @@ static int launch_init(struct rt_sandbox *sb, int ctl_child, char *err,
 	stack = malloc(stack_len);
 	if (!stack)
 		return -ENOMEM;
-	sb->init_pid = clone(init_child, stack + stack_len, flags | SIGCHLD,
-			     &l, &pidfd);
+	sb->init_pid = clone(init_child, stack + stack_len, flags | SIGCHLD, &l,
+			     &pidfd);
 	if (sb->init_pid < 0) {
 		snprintf(err, errlen, "cannot create sandbox namespaces: %s",
 			 strerror(errno));
@@ -354,8 +356,9 @@ static int prepare_enforcer(struct rt_sandbox *sb,
 	if (!o->matcher || af_matcher_floor(o->matcher, "/") == AF_PERM_WRITE)
 		return 0;
 	if (enf_kind(rt->enf) == ENF_NONE) {
-		snprintf(err, errlen, "its rules need an enforcer and none is "
-				      "available on this host (%s)",
+		snprintf(err, errlen,
+			 "its rules need an enforcer and none is "
+			 "available on this host (%s)",
 			 enf_reason(rt->enf));
 		return -ENOTSUP;
 	}
@@ -438,7 +441,8 @@ int rt_sandbox_stop(struct rt_sandbox *sb)
 	if (sb->stopped)
 		return 0;
 	sb->stopped = true;
-	/* Closing the control socket makes init exit; cgroup.kill makes sure. */
+	/* Closing the control socket makes init exit; cgroup.kill makes sure.
+	 */
 	pthread_mutex_lock(&sb->ctl_lock);
 	if (sb->ctl_fd >= 0) {
 		close(sb->ctl_fd);
@@ -453,7 +457,8 @@ int rt_sandbox_stop(struct rt_sandbox *sb)
 		siginfo_t si;
 
 		/* Reap our child; it is dead once its cgroup is empty. */
-		while (waitid(P_PIDFD, (id_t)sb->init_pidfd, &si, WEXITED) < 0 &&
+		while (waitid(P_PIDFD, (id_t)sb->init_pidfd, &si, WEXITED) <
+			       0 &&
 		       errno == EINTR)
 			;
 	}

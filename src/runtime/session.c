@@ -25,14 +25,13 @@
 #include "runtime_internal.h"
 
 #define CANCEL_POLL_MS 100
-#define AFTER_KILL_MS 2000
-#define MAX_PIDS 4096
+#define AFTER_KILL_MS  2000
+#define MAX_PIDS       4096
 
 /* bash reads NUL-terminated commands without forking. */
-static const char bash_loop[] =
-	"while IFS= read -r -d '' __af_cmd <&3; do "
-	"eval \"$__af_cmd\" </dev/null 3<&- 4>&-; "
-	"printf '%d\\n' \"$?\" >&4; done";
+static const char bash_loop[] = "while IFS= read -r -d '' __af_cmd <&3; do "
+				"eval \"$__af_cmd\" </dev/null 3<&- 4>&-; "
+				"printf '%d\\n' \"$?\" >&4; done";
 /* Other shells get each command as one line of octal escapes for printf. */
 static const char posix_loop[] =
 	"while IFS= read -r __af_l <&3; do "
@@ -42,11 +41,11 @@ static const char posix_loop[] =
 
 struct rt_session {
 	struct rt_sandbox *sb;
-	struct rt_proc p;    /* the shell */
-	int cmd_fd;          /* we write commands; the shell's fd 3 */
-	int status_fd;       /* the shell writes statuses; its fd 4 */
+	struct rt_proc p; /* the shell */
+	int cmd_fd;	  /* we write commands; the shell's fd 3 */
+	int status_fd;	  /* the shell writes statuses; its fd 4 */
 	bool bash;
-	pid_t shell_pid;     /* host pid, never killed by a command timeout */
+	pid_t shell_pid;      /* host pid, never killed by a command timeout */
 	pthread_mutex_t lock; /* one command at a time */
 	bool closed;
 	char reason[160];
@@ -63,8 +62,8 @@ static bool is_bash(const char *shell)
 /* Host pids in the session's cgroup. */
 static size_t read_pids(struct rt_session *s, pid_t *out, size_t max)
 {
-	_cleanup_close_ int fd = openat(s->p.cgfd, "cgroup.procs",
-					O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		openat(s->p.cgfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
 	char buf[16384], *p, *end;
 	size_t n = 0;
 	ssize_t len;
@@ -106,8 +105,11 @@ static int start_shell(struct rt_session *s, const char *shell,
 	const char *const argv[] = { shell, "-c",
 				     s->bash ? bash_loop : posix_loop, NULL };
 	int extra[2];
-	struct proc_spec ps = { .argv = argv, .env = env, .n_env = n_env,
-				.extra_fds = extra, .n_extra_fds = 2 };
+	struct proc_spec ps = { .argv = argv,
+				.env = env,
+				.n_env = n_env,
+				.extra_fds = extra,
+				.n_extra_fds = 2 };
 
 	if (pipe2(cmd, O_CLOEXEC) < 0)
 		return -errno;
@@ -338,7 +340,8 @@ static void drain_now(struct sess_run *x)
 {
 	for (int i = 1; i <= 2; i++)
 		while (x->s->p.fd[i] >= 0) {
-			struct pollfd p = { .fd = x->s->p.fd[i], .events = POLLIN };
+			struct pollfd p = { .fd = x->s->p.fd[i],
+					    .events = POLLIN };
 
 			if (poll(&p, 1, 0) <= 0 || !pump(x, i))
 				break;
@@ -380,17 +383,20 @@ static void run(struct sess_run *x, const pid_t *before, size_t n_before)
 			x->res->cancelled = !x->res->timed_out;
 			kill_command(x->s, before, n_before);
 			kill_at = now;
-		} else if (kill_at && now - kill_at <= AFTER_KILL_MS * 1000000ull) {
+		} else if (kill_at &&
+			   now - kill_at <= AFTER_KILL_MS * 1000000ull) {
 			/* The rest of the command line may start more. */
 			kill_command(x->s, before, n_before);
 			wait = 20;
 		} else if (kill_at) {
 			/* Still busy: the command runs in the shell itself. */
-			close_session(x->s, "a command timed out and could not be "
-					    "interrupted; the shell was killed");
+			close_session(x->s,
+				      "a command timed out and could not be "
+				      "interrupted; the shell was killed");
 			x->code = 137;
 			return;
-		} else if (!kill_at && (deadline - now) / 1000000 < CANCEL_POLL_MS) {
+		} else if (!kill_at &&
+			   (deadline - now) / 1000000 < CANCEL_POLL_MS) {
 			wait = (int)((deadline - now) / 1000000) + 1;
 		}
 		if (!step(x, wait))

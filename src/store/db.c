@@ -187,7 +187,8 @@ int db_open(struct store *s)
 	if (rc != SQLITE_OK)
 		return db_err(s, rc, "busy timeout");
 	/* FULL: a committed upload's metadata survives a power cut. */
-	r = db_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+	r = db_exec(s,
+		    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
 	if (r < 0)
 		return r;
 	return db_migrate(s);
@@ -236,8 +237,7 @@ int db_gen_pinned(struct store *s, const char *id, int64_t gen, bool *pinned)
 	return r;
 }
 
-int db_cb_totals(struct store *s, const char *id, int64_t *size,
-		 int64_t *files)
+int db_cb_totals(struct store *s, const char *id, int64_t *size, int64_t *files)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
@@ -252,7 +252,8 @@ int db_cb_totals(struct store *s, const char *id, int64_t *size,
 		*size = sqlite3_column_int64(st, 0);
 		*files = sqlite3_column_int64(st, 1);
 	} else {
-		r = rc == SQLITE_DONE ? -ENOENT : db_err(s, rc, "codebase size");
+		r = rc == SQLITE_DONE ? -ENOENT
+				      : db_err(s, rc, "codebase size");
 	}
 	sqlite3_finalize(st);
 	return r;

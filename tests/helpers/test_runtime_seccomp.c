@@ -135,8 +135,7 @@ static void test_bad_errno_is_refused(void **state)
 	assert_int_equal(af_seccomp_prepare(0, err, sizeof(err)), -EINVAL);
 	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err, "deny errno"));
-	assert_int_equal(af_seccomp_prepare(4096, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(af_seccomp_prepare(4096, err, sizeof(err)), -EINVAL);
 }
 
 /* Nothing prepared: apply must fail, not run commands unfiltered. */

@@ -23,25 +23,27 @@ long af_clone3(struct clone_args *args, size_t size, int (*fn)(void *),
 __asm__(".text\n"
 	".type af_clone3,@function\n"
 	"af_clone3:\n"
-	"	mov %rdx, %r8\n"   /* fn and arg survive the syscall in r8/r9 */
+	"	mov %rdx, %r8\n" /* fn and arg survive the syscall in r8/r9 */
 	"	mov %rcx, %r9\n"
-	"	mov $" "435" ", %eax\n" /* __NR_clone3 */
+	"	mov $"
+	"435"
+	", %eax\n" /* __NR_clone3 */
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jz 1f\n"
-	"	ret\n"             /* parent (pid) or error (-errno) */
-	"1:	xor %ebp, %ebp\n"  /* child: outermost frame */
+	"	ret\n"		  /* parent (pid) or error (-errno) */
+	"1:	xor %ebp, %ebp\n" /* child: outermost frame */
 	"	and $-16, %rsp\n"
 	"	mov %r9, %rdi\n"
 	"	call *%r8\n"
 	"	mov %eax, %edi\n"
-	"	mov $60, %eax\n"   /* __NR_exit */
+	"	mov $60, %eax\n" /* __NR_exit */
 	"	syscall\n"
 	"	hlt\n"
 	".size af_clone3, .-af_clone3\n");
 
-pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg,
-		       void *stack, size_t stack_size)
+pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg, void *stack,
+		       size_t stack_size)
 {
 	struct clone_args a;
 	long r;
@@ -61,8 +63,8 @@ pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg,
 }
 #else
 /* Portable fallback: fork, then move into the cgroup (slower). */
-pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg,
-		       void *stack, size_t stack_size)
+pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg, void *stack,
+		       size_t stack_size)
 {
 	pid_t pid;
 
@@ -70,7 +72,8 @@ pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg,
 	(void)stack_size;
 	pid = fork();
 	if (pid == 0) {
-		int fd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		int fd =
+			openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 
 		if (fd < 0 || write(fd, "0", 1) != 1)
 			_exit(127);

@@ -13,7 +13,7 @@
  * syscalls (no allocation, no writes to shared state) before execve.
  * Returns the child's pid, or -1 with errno set.
  */
-pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg,
-		       void *stack, size_t stack_size);
+pid_t spawn_vfork_into(int cgroup_fd, int (*fn)(void *), void *arg, void *stack,
+		       size_t stack_size);
 
 #endif

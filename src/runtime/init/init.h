@@ -11,12 +11,12 @@ struct init_opts {
 	const char *dir;      /* the sandbox's directory: root/, lower/, ... */
 	const char *snapshot; /* immutable codebase tree, bound at dir/lower */
 	const char *hostname;
-	const char *overlay;  /* overlay options, relative to dir */
+	const char *overlay; /* overlay options, relative to dir */
 	uint64_t tmp_size;
 	const char *delta_image; /* relative to dir; "" when uncapped */
-	unsigned v1_cgroups;     /* bit i: fd INIT_CGROUP_V1_FD + i to join */
-	int landlock_fd;      /* plan memfd, or -1 (no Landlock) */
-	int guest_fd;         /* guest mode: the container's pid 1, else -1 */
+	unsigned v1_cgroups;	 /* bit i: fd INIT_CGROUP_V1_FD + i to join */
+	int landlock_fd;	 /* plan memfd, or -1 (no Landlock) */
+	int guest_fd; /* guest mode: the container's pid 1, else -1 */
 };
 
 /* Build the sandbox root and pivot into it. err gets a reason on failure. */

@@ -31,8 +31,8 @@ static size_t attr_size(uint32_t abi)
 }
 
 /* One rule; a path that does not exist in this sandbox is skipped. */
-static int add_rule(int ruleset, const char *path, uint64_t access,
-		    char *err, size_t errlen)
+static int add_rule(int ruleset, const char *path, uint64_t access, char *err,
+		    size_t errlen)
 {
 	struct ll_path_beneath pb;
 	struct stat st;
@@ -64,8 +64,8 @@ static int add_rule(int ruleset, const char *path, uint64_t access,
 	return 0;
 }
 
-static int add_rules(int ruleset, const char *p, const char *end,
-		     uint32_t n, char *err, size_t errlen)
+static int add_rules(int ruleset, const char *p, const char *end, uint32_t n,
+		     char *err, size_t errlen)
 {
 	char path[65536 + 1];
 
@@ -104,7 +104,8 @@ int landlock_build(int memfd, char *err, size_t errlen)
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, memfd, 0);
 	if (map == MAP_FAILED) {
-		snprintf(err, errlen, "landlock: map plan: %s", strerror(errno));
+		snprintf(err, errlen, "landlock: map plan: %s",
+			 strerror(errno));
 		return -1;
 	}
 	memcpy(&h, map, sizeof(h));

@@ -79,8 +79,10 @@ static int read_config(struct init_opts *o, char *buf, size_t size)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { buf, size - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.b,
+			     .msg_controllen = sizeof(u.b) };
 	ssize_t n = recvmsg(INIT_CTL_FD, &mh, MSG_CMSG_CLOEXEC);
 	char *p, *end;
 
@@ -183,8 +185,7 @@ static int finish_setup(const struct init_opts *o, int *ruleset, char *err,
 	return drop_privileges(err, len);
 }
 
-static int setup(const struct init_opts *o, int *ruleset, char *err,
-		 size_t len)
+static int setup(const struct init_opts *o, int *ruleset, char *err, size_t len)
 {
 	/* Commands run under this filter; without it none may run at all. */
 	if (af_seccomp_prepare_ex(EPERM, o->landlock_fd >= 0, err, len) < 0)

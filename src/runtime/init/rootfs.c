@@ -26,13 +26,13 @@
 #define RO_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 /* Paths here are short (the root is a state-dir path); overflow is fatal. */
-#define PATHF(buf, ...)                                                        \
-	do {                                                                   \
-		int _n = snprintf(buf, sizeof(buf), __VA_ARGS__);              \
-		if (_n < 0 || (size_t)_n >= sizeof(buf)) {                     \
-			errno = ENAMETOOLONG;                                  \
-			return fail(err, len, "path too long");                \
-		}                                                              \
+#define PATHF(buf, ...)                                           \
+	do {                                                      \
+		int _n = snprintf(buf, sizeof(buf), __VA_ARGS__); \
+		if (_n < 0 || (size_t)_n >= sizeof(buf)) {        \
+			errno = ENAMETOOLONG;                     \
+			return fail(err, len, "path too long");   \
+		}                                                 \
 	} while (0)
 
 static int fail(char *err, size_t len, const char *fmt, ...)
@@ -145,8 +145,8 @@ static int etc_setup(const char *root, const char *hostname, char *err,
 	PATHF(etc, "%s/etc", root);
 	if (mkdir(etc, 0755) < 0)
 		return fail(err, len, "mkdir %s", etc);
-	snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost %s\n::1\tlocalhost\n",
-		 hostname);
+	snprintf(hosts, sizeof(hosts),
+		 "127.0.0.1\tlocalhost %s\n::1\tlocalhost\n", hostname);
 	snprintf(hn, sizeof(hn), "%s\n", hostname);
 	if ((r = write_text(etc, "passwd", passwd, err, len)) < 0 ||
 	    (r = write_text(etc, "group", group, err, len)) < 0 ||
@@ -180,7 +180,7 @@ static int etc_setup(const char *root, const char *hostname, char *err,
 
 static int dev_setup(const char *root, char *err, size_t len)
 {
-	static const char *const nodes[] = { "null",   "zero",    "full",
+	static const char *const nodes[] = { "null",   "zero",	  "full",
 					     "random", "urandom", "tty" };
 	static const char *const links[][2] = {
 		{ "fd", "/proc/self/fd" },
@@ -213,8 +213,9 @@ static int dev_setup(const char *root, char *err, size_t len)
 		  "mode=1777,size=64m") < 0)
 		return fail(err, len, "mount %s", path);
 	/* No new entries in /dev; the bound nodes stay usable. */
-	if (mount(NULL, dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
-			  MS_NOEXEC, NULL) < 0)
+	if (mount(NULL, dev, NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+		  NULL) < 0)
 		return fail(err, len, "remount %s read-only", dev);
 	return 0;
 }
@@ -224,8 +225,8 @@ static int proc_setup(const char *root, char *err, size_t len)
 {
 	static const char *const ro[] = { "sys", "sysrq-trigger", "irq", "bus",
 					  "fs" };
-	static const char *const masked[] = { "kcore",	     "keys",
-					      "timer_list",  "sched_debug",
+	static const char *const masked[] = { "kcore",	       "keys",
+					      "timer_list",    "sched_debug",
 					      "latency_stats", "kallsyms" };
 	char proc[PATH_MAX], path[PATH_MAX];
 

@@ -237,18 +237,17 @@ static int add_trunc_rules(scmp_filter_ctx ctx)
 				 SCMP_A1_64(SCMP_CMP_MASKED_EQ, mask, O_TRUNC));
 
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
-				     SCMP_SYS(openat), 1,
-				     SCMP_A2_64(SCMP_CMP_MASKED_EQ, mask,
-						O_TRUNC));
+		r = seccomp_rule_add(
+			ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
+			SCMP_A2_64(SCMP_CMP_MASKED_EQ, mask, O_TRUNC));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
 				     SCMP_SYS(openat2), 0);
 	return r;
 }
 
-static int build(scmp_filter_ctx ctx, int deny_errno, bool ro_trunc,
-		 char *err, size_t len)
+static int build(scmp_filter_ctx ctx, int deny_errno, bool ro_trunc, char *err,
+		 size_t len)
 {
 	uint32_t act = SCMP_ACT_ERRNO((uint32_t)deny_errno);
 	int r;

@@ -55,9 +55,8 @@ static void send_status(int fd, uint32_t type, int32_t value, const char *text)
 }
 
 /* In the child: tell the daemon why execve was not reached, then die. */
-static __attribute__((noreturn)) void child_fail(int status_fd,
-						 const char *what,
-						 const char *arg)
+static __attribute__((noreturn)) void
+child_fail(int status_fd, const char *what, const char *arg)
 {
 	char msg[512];
 	int e = errno;
@@ -104,7 +103,8 @@ static int child(void *arg)
 	}
 	if (dup3(fds[INIT_FD_STATUS], st, O_CLOEXEC) < 0)
 		_exit(127);
-	if (dup2(fds[INIT_FD_STDIN], 0) < 0 || dup2(fds[INIT_FD_STDOUT], 1) < 0 ||
+	if (dup2(fds[INIT_FD_STDIN], 0) < 0 ||
+	    dup2(fds[INIT_FD_STDOUT], 1) < 0 ||
 	    dup2(fds[INIT_FD_STDERR], 2) < 0)
 		child_fail(st, "set up stdio", NULL);
 	for (int i = 0; i < n_extra; i++)
@@ -169,17 +169,19 @@ static int parse(struct init_msg *m, size_t len, struct exec_req *r)
 	return 0;
 }
 
-static int recv_request(struct spawner *sp, size_t *len, int fds[],
-			int *n_fds)
+static int recv_request(struct spawner *sp, size_t *len, int fds[], int *n_fds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) *
 				    (INIT_EXEC_NFDS + INIT_EXEC_MAX_EXTRA))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { sp->buf, sizeof(struct init_msg) + INIT_MAX_PAYLOAD };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct iovec iov = { sp->buf,
+			     sizeof(struct init_msg) + INIT_MAX_PAYLOAD };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
 	struct cmsghdr *c;
 	ssize_t n = recvmsg(sp->ctl, &mh, MSG_CMSG_CLOEXEC);
 	int got = 0;

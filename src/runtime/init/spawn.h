@@ -14,8 +14,8 @@ struct child {
 
 struct spawner {
 	int ctl;
-	char *buf;   /* one INIT_EXEC datagram */
-	char *stack; /* for the vfork-style child */
+	char *buf;	 /* one INIT_EXEC datagram */
+	char *stack;	 /* for the vfork-style child */
 	int landlock_fd; /* set by main after the ruleset is built, or -1 */
 	struct child *kids;
 	size_t n, cap;
