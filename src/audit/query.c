@@ -121,7 +121,8 @@ static int emit_tail(struct reader *rd, struct audit_record *all, size_t n)
 	size_t from = n > rd->limit ? n - rd->limit : 0;
 	int r = 0;
 
-	qsort(all, n, sizeof(*all), cmp_time);
+	if (n)
+		qsort(all, n, sizeof(*all), cmp_time);
 	for (size_t i = from; i < n && r == 0; i++)
 		r = rd->cb(rd->ud, &all[i]);
 	return r;
@@ -234,7 +235,7 @@ static void take_cuts(struct audit *a, char **ids, size_t n, struct cut *cuts)
 	char path[PATH_MAX + 64];
 	struct stat st;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; cuts && i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s.jsonl", a->dir, ids[i]);
 		if (stat(path, &st) < 0)
 			continue;

@@ -130,7 +130,7 @@ int fs_path_split(const char *path, char out[PATH_MAX], const char **rel)
 	int r;
 
 	if (!path || !*path || !strcmp(path, "/")) {
-		strcpy(out, "/");
+		memcpy(out, "/", 2);
 		*rel = ".";
 		return 0;
 	}

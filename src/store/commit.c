@@ -84,7 +84,7 @@ struct trees {
 /* Both generations, under the lock; -ENOENT without a snapshot. */
 static int open_trees(struct trees *t, int64_t *cur)
 {
-	int64_t snap;
+	int64_t snap = 0;
 	int r;
 
 	r = db_cb_gen(t->s, t->id, cur);
@@ -320,7 +320,7 @@ static int apply(struct commit *cm, int64_t cur, char ***trash, size_t *nt,
 	struct store_stage *st = cm->st;
 	struct merge_skip skip;
 	struct gen_install in = { .extra = write_marks, .ud = cm };
-	int64_t rf, rb;
+	int64_t rf = 0, rb = 0;
 	int r;
 
 	r = prepare(cm);
@@ -392,7 +392,7 @@ static int import_locked(struct store_stage *st, char ***trash, size_t *nt,
 			 const char **why)
 {
 	struct gen_install in = { 0 };
-	int64_t cur, rf, rb;
+	int64_t cur = 0, rf = 0, rb = 0;
 	int r;
 
 	r = db_cb_gen(st->s, st->cb_id, &cur);

@@ -33,7 +33,7 @@ int gen_open(struct store *s, const char *id, int64_t gen)
 
 int gen_open_current(struct store *s, const char *id, int *fd)
 {
-	int64_t gen;
+	int64_t gen = 0;
 	int r;
 
 	r = db_cb_gen(s, id, &gen);
@@ -299,7 +299,7 @@ int gen_retire_unused(struct store *s, const char *id, char ***trash,
 		return -errno;
 	}
 	while ((errno = 0, de = readdir(d))) {
-		char *moved;
+		char *moved = NULL;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    gen_name_kept(de->d_name, keep, nkeep))

@@ -138,7 +138,7 @@ int tree_check_target(int rootfd, const char *rel, const char **why)
 {
 	_cleanup_close_ int parent = -1;
 	const char *base;
-	int64_t old;
+	int64_t old = 0;
 	int r;
 
 	r = tree_walk_parent(rootfd, rel, false, &parent, &base, why);
@@ -204,7 +204,7 @@ int store_file_open(struct store *s, const char *codebase_id, const char *path,
 {
 	_cleanup_close_ int gen = -1, parent = -1;
 	char rel[PATH_MAX];
-	const char *base;
+	const char *base = NULL;
 	int r;
 
 	r = store_check_id(codebase_id, why);
@@ -222,5 +222,7 @@ int store_file_open(struct store *s, const char *codebase_id, const char *path,
 	r = tree_walk_parent(gen, rel, false, &parent, &base, why);
 	if (r < 0)
 		return r;
+	if (!base)
+		return -EINVAL;
 	return open_regular(parent, base, fd, why);
 }

@@ -245,7 +245,7 @@ static int account(struct store_upload *u, int64_t old)
 
 static int commit_locked(struct store_upload *u, const char **why)
 {
-	int64_t old;
+	int64_t old = 0;
 	int r;
 
 	STORE_LOCK_SCOPE(u->s);
