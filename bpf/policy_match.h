@@ -217,87 +217,57 @@ AF_PM_INLINE const __u8 *af_pm_at(const struct af_pm_walk *w, __u32 pos)
 /*
  * Chunk i of the path. The position derives from i, not from a counter in
  * w: a counter would be a new constant on every callback iteration and keep
- * the verifier from ever seeing two iterations as equal.
+ * the verifier from ever seeing two iterations as equal. stride is a
+ * constant where this is inlined, so each stride gets its own unrolled code.
  */
-AF_PM_INLINE void af_pm_chunk2(struct af_pm_walk *w, __u32 i)
+AF_PM_INLINE void af_pm_chunk(struct af_pm_walk *w, __u32 i, __u32 stride)
 {
 	const __u8 *blob = w->blob, *p = af_pm_at(w, w->base + i * AF_PM_CHUNK);
 	__u64 off = w->off;
 
-	AF_PM_BLOCK(2, AF_PM_CHUNK / 2, blob, p, off);
+	AF_PM_BLOCK(stride, AF_PM_CHUNK / stride, blob, p, off);
 	w->off = off;
+}
+
+AF_PM_INLINE void af_pm_chunk2(struct af_pm_walk *w, __u32 i)
+{
+	af_pm_chunk(w, i, 2);
 }
 
 AF_PM_INLINE void af_pm_chunk1(struct af_pm_walk *w, __u32 i)
 {
-	const __u8 *blob = w->blob, *p = af_pm_at(w, w->base + i * AF_PM_CHUNK);
-	__u64 off = w->off;
-
-	AF_PM_BLOCK(1, AF_PM_CHUNK, blob, p, off);
-	w->off = off;
+	af_pm_chunk(w, i, 1);
 }
+
+/* A block of `bytes` bytes when n has that bit, unrolled. */
+#define AF_PM_TAIL_BLOCK(stride, bytes, n, blob, p, off)                       \
+	do {                                                                   \
+		if ((n) & (bytes)) {                                           \
+			AF_PM_BLOCK(stride, (bytes) / (stride), blob, p, off); \
+			(p) += (bytes);                                        \
+		}                                                              \
+	} while (0)
 
 /*
  * The last n < AF_PM_CHUNK bytes, from pos: unrolled blocks of 32, 16, 8, 4
  * and 2 bytes as n's bits say, then an odd byte, so no step needs a check.
  */
-AF_PM_INLINE void af_pm_tail2(struct af_pm_walk *w, __u32 pos, __u32 n)
+AF_PM_INLINE void af_pm_tail(struct af_pm_walk *w, __u32 pos, __u32 n,
+			     __u32 stride)
 {
 	const __u8 *blob = w->blob, *p = af_pm_at(w, pos);
 	__u64 off = w->off;
 
-	if (n & 32) {
-		AF_PM_BLOCK(2, 16, blob, p, off);
-		p += 32;
-	}
-	if (n & 16) {
-		AF_PM_BLOCK(2, 8, blob, p, off);
-		p += 16;
-	}
-	if (n & 8) {
-		AF_PM_BLOCK(2, 4, blob, p, off);
-		p += 8;
-	}
-	if (n & 4) {
-		AF_PM_BLOCK(2, 2, blob, p, off);
-		p += 4;
-	}
-	if (n & 2) {
-		AF_PM_BLOCK(2, 1, blob, p, off);
-		p += 2;
-	}
-	if (n & 1) /* (last byte, NUL): the last byte, then the end */
-		off = af_pm_step(blob, off, af_pm_pair_col(blob, p[0]));
-	w->off = off;
-}
-
-AF_PM_INLINE void af_pm_tail1(struct af_pm_walk *w, __u32 pos, __u32 n)
-{
-	const __u8 *blob = w->blob, *p = af_pm_at(w, pos);
-	__u64 off = w->off;
-
-	if (n & 32) {
-		AF_PM_BLOCK(1, 32, blob, p, off);
-		p += 32;
-	}
-	if (n & 16) {
-		AF_PM_BLOCK(1, 16, blob, p, off);
-		p += 16;
-	}
-	if (n & 8) {
-		AF_PM_BLOCK(1, 8, blob, p, off);
-		p += 8;
-	}
-	if (n & 4) {
-		AF_PM_BLOCK(1, 4, blob, p, off);
-		p += 4;
-	}
-	if (n & 2) {
-		AF_PM_BLOCK(1, 2, blob, p, off);
-		p += 2;
-	}
+	AF_PM_TAIL_BLOCK(stride, 32, n, blob, p, off);
+	AF_PM_TAIL_BLOCK(stride, 16, n, blob, p, off);
+	AF_PM_TAIL_BLOCK(stride, 8, n, blob, p, off);
+	AF_PM_TAIL_BLOCK(stride, 4, n, blob, p, off);
+	AF_PM_TAIL_BLOCK(stride, 2, n, blob, p, off);
+	/* Stride 2: the pair (last byte, NUL), the last byte then the end. */
 	if (n & 1)
-		AF_PM_BLOCK(1, 1, blob, p, off);
+		off = af_pm_step(blob, off,
+				 stride == 2 ? af_pm_pair_col(blob, p[0])
+					     : af_pm_byte_col(blob, p[0]));
 	w->off = off;
 }
 
@@ -351,10 +321,10 @@ AF_PM_INLINE __u32 af_pm_walk(const __u8 *blob, const __u8 *buf, __u32 start,
 	tail = w.base + chunks * AF_PM_CHUNK;
 	if (h->stride == 2) {
 		AF_PM_CHUNKS(chunks, af_pm_chunk2, &w);
-		af_pm_tail2(&w, tail, n % AF_PM_CHUNK);
+		af_pm_tail(&w, tail, n % AF_PM_CHUNK, 2);
 	} else if (h->stride == 1) {
 		AF_PM_CHUNKS(chunks, af_pm_chunk1, &w);
-		af_pm_tail1(&w, tail, n % AF_PM_CHUNK);
+		af_pm_tail(&w, tail, n % AF_PM_CHUNK, 1);
 	} else {
 		return AF_PM_INFO_NONE;
 	}

@@ -285,8 +285,7 @@ static void reply(struct upload *u, const struct store_stage_totals *t)
 	_cleanup_free_ Sandbox__V1__UploadResult **pw =
 		calloc(u->n_res + 1, sizeof(*pw));
 	if (!w || !pw) {
-		api_call_finish(u->c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(u->c);
 		return;
 	}
 	for (size_t i = 0; i < u->n_res; i++) {

@@ -335,8 +335,7 @@ static void get_audit_stats(struct api_call *c)
 	pv = calloc(st.n_sandboxes + 1, sizeof(*pv));
 	if (!v || !pv) {
 		audit_stats_clear(&st);
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return;
 	}
 	fill_stats(&st, &out, v, pv);
@@ -344,12 +343,11 @@ static void get_audit_stats(struct api_call *c)
 	audit_stats_clear(&st);
 }
 
-#define SVC "/sandbox.v1.AuditService/"
+#define M(name, kind, req, fn) \
+	API_METHOD("/sandbox.v1.AuditService/", name, kind, req, fn)
 
 const struct api_method api_audit_methods[] = {
-	{ SVC "QueryAudit", API_SERVER_STREAM,
-	  &sandbox__v1__audit_query__descriptor, query_audit },
-	{ SVC "GetAuditStats", API_UNARY,
-	  &sandbox__v1__audit_stats_request__descriptor, get_audit_stats },
+	M("QueryAudit", API_SERVER_STREAM, audit_query, query_audit),
+	M("GetAuditStats", API_UNARY, audit_stats_request, get_audit_stats),
 };
 const size_t api_audit_n_methods = ARRAY_SIZE(api_audit_methods);

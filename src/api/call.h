@@ -30,6 +30,15 @@ struct api_method {
 	api_handler_fn handler;
 };
 
+/*
+ * A method table row: API_METHOD("/sandbox.v1.X/", "Name", API_UNARY,
+ * name_request, fn) takes the generated sandbox__v1__name_request__descriptor.
+ */
+#define API_METHOD(svc, name, kind, req, fn)                          \
+	{                                                             \
+		svc name, kind, &sandbox__v1__##req##__descriptor, fn \
+	}
+
 struct api_call {
 	grpc_call *call;
 	grpc_completion_queue *cq;

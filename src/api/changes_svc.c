@@ -184,8 +184,7 @@ static void reply_commit(struct api_call *c, const struct commit_plan *p)
 	if (collect(p, was_committed, &done) < 0 ||
 	    collect(p, was_skipped, &skipped) < 0 ||
 	    collect(p, conflicts, &conf) < 0) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 	} else {
 		out.committed = done.pw;
 		out.n_committed = done.n;

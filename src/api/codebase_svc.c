@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agentfense/cleanup.h"
 #include "agentfense/log.h"
@@ -15,7 +14,6 @@
 #include "server.h"
 #include "svc.h"
 
-#define CHUNK	 (64 * 1024)
 #define MAX_NAME 256
 
 static struct store *store_of(struct api_call *c)
@@ -134,8 +132,7 @@ static void list_codebases(struct api_call *c)
 	ts = calloc(2 * n + 1, sizeof(*ts));
 	if (!w || !pw || !ts) {
 		store_codebase_list_free(cbs, n);
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -301,7 +298,7 @@ static void download_file(struct api_call *c)
 {
 	_cleanup_(svc_freep) Sandbox__V1__DownloadFileRequest *req =
 		(void *)api_call_request(c);
-	_cleanup_free_ uint8_t *buf = malloc(CHUNK);
+	_cleanup_free_ uint8_t *buf = malloc(SVC_CHUNK);
 	_cleanup_close_ int fd = -1;
 	struct store_codebase cb = { 0 };
 	const char *why = NULL;
@@ -329,23 +326,7 @@ static void download_file(struct api_call *c)
 			     r == -EISDIR ? "is a directory" : why);
 		return;
 	}
-	for (;;) {
-		Sandbox__V1__FileChunk chunk = SANDBOX__V1__FILE_CHUNK__INIT;
-		ssize_t n = read(fd, buf, CHUNK);
-
-		if (n < 0) {
-			api_call_finish(c, GRPC_STATUS_INTERNAL,
-					"read failed: %s", strerror(errno));
-			return;
-		}
-		if (n == 0)
-			break;
-		chunk.data.data = buf;
-		chunk.data.len = (size_t)n;
-		if (api_call_write(c, &chunk.base) < 0)
-			return; /* client gone */
-	}
-	api_call_finish(c, GRPC_STATUS_OK, "%s", "");
+	svc_stream_file(c, fd, buf, 0, 0);
 }
 
 static void list_files(struct api_call *c)
@@ -381,8 +362,7 @@ static void list_files(struct api_call *c)
 	ts = calloc(n + 1, sizeof(*ts));
 	if (!w || !pw || !ts) {
 		store_file_infos_free(fi, n);
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -401,11 +381,8 @@ static void list_files(struct api_call *c)
 	store_file_infos_free(fi, n);
 }
 
-#define SVC "/sandbox.v1.CodebaseService/"
-#define M(name, kind, req, fn)                                        \
-	{                                                             \
-		SVC name, kind, &sandbox__v1__##req##__descriptor, fn \
-	}
+#define M(name, kind, req, fn) \
+	API_METHOD("/sandbox.v1.CodebaseService/", name, kind, req, fn)
 
 const struct api_method api_codebase_methods[] = {
 	M("CreateCodebase", API_UNARY, create_codebase_request,

@@ -75,8 +75,7 @@ bool svc_env_strings(struct api_call *c, void *const *entries, size_t n,
 		}
 	}
 	if (!env) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return false;
 	}
 	*out = env;
@@ -90,8 +89,8 @@ void svc_env_free(char **env, size_t n)
 	free(env);
 }
 
-bool svc_parse_timeout(struct api_call *c, const Google__Protobuf__Duration *d,
-		       uint64_t *ms)
+static bool parse_timeout(struct api_call *c,
+			  const Google__Protobuf__Duration *d, uint64_t *ms)
 {
 	const struct api_config *cfg = registry_config(svc_registry(c));
 	int64_t t = conv_duration_ms(d);
@@ -106,19 +105,24 @@ bool svc_parse_timeout(struct api_call *c, const Google__Protobuf__Duration *d,
 	return true;
 }
 
+bool svc_check_command(struct api_call *c, const char *command,
+		       const Google__Protobuf__Duration *timeout, uint64_t *ms)
+{
+	if (!command[0]) {
+		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+				"command is required");
+		return false;
+	}
+	return parse_timeout(c, timeout, ms);
+}
+
 /* Validate the request; answers the call and returns false when bad. */
 static bool parse_request(struct api_call *c,
 			  const Sandbox__V1__ExecRequest *req,
 			  struct exec_ctx *x)
 {
-	if (!svc_check_sandbox_id(c, req->sandbox_id))
-		return false;
-	if (!req->command[0]) {
-		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-				"command is required");
-		return false;
-	}
-	if (!svc_parse_timeout(c, req->timeout, &x->timeout_ms))
+	if (!svc_check_sandbox_id(c, req->sandbox_id) ||
+	    !svc_check_command(c, req->command, req->timeout, &x->timeout_ms))
 		return false;
 	if (strlen(req->workdir) >= 4096) {
 		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
@@ -132,9 +136,9 @@ static bool parse_request(struct api_call *c,
 	return true;
 }
 
-static bool cancelled(void *ud)
+bool svc_exec_cancelled(void *ud)
 {
-	return api_call_cancelled(((struct exec_ctx *)ud)->c);
+	return api_call_cancelled(ud);
 }
 
 /* Runs the command; on failure answers the call and returns false. */
@@ -163,8 +167,8 @@ static bool run(struct exec_ctx *x, const Sandbox__V1__ExecRequest *req,
 	rq->workdir = req->workdir;
 	rq->timeout_ms = x->timeout_ms;
 	rq->max_output = registry_config(reg)->max_output_bytes;
-	rq->cancelled = cancelled;
-	rq->ud = x;
+	rq->cancelled = svc_exec_cancelled;
+	rq->ud = c;
 	if (req->stdin_bytes.len) {
 		rq->stdin_data = req->stdin_bytes.data;
 		rq->stdin_len = req->stdin_bytes.len;
@@ -219,7 +223,7 @@ static char *output_fields(const struct rt_buf *b, ProtobufCBinaryData *raw)
 	return conv_utf8_lossy(b->data, b->len, LOSSY_MAX);
 }
 
-void svc_reply_exec_result(struct api_call *c, const struct rt_exec_res *res)
+static void reply_exec_result(struct api_call *c, const struct rt_exec_res *res)
 {
 	Sandbox__V1__ExecResult out = SANDBOX__V1__EXEC_RESULT__INIT;
 	Google__Protobuf__Duration dur;
@@ -229,8 +233,7 @@ void svc_reply_exec_result(struct api_call *c, const struct rt_exec_res *res)
 	so = output_fields(&res->out, &out.stdout_bytes);
 	se = output_fields(&res->err, &out.stderr_bytes);
 	if (!so || !se) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return;
 	}
 	out.stdout = so;
@@ -254,22 +257,7 @@ void svc_reply_exec_result(struct api_call *c, const struct rt_exec_res *res)
 	api_call_reply(c, &out.base);
 }
 
-void svc_exec(struct api_call *c)
-{
-	_cleanup_(svc_freep) Sandbox__V1__ExecRequest *req =
-		(void *)api_call_request(c);
-	struct exec_ctx x = { .c = c };
-	struct rt_exec_req rq = { 0 };
-	struct rt_exec_res res = { 0 };
-
-	if (req && parse_request(c, req, &x) && run(&x, req, &rq, &res))
-		svc_reply_exec_result(c, &res);
-	rt_exec_res_clear(&res);
-	exec_ctx_clear(&x);
-}
-
-int svc_stream_output(struct api_call *c, enum rt_stream s, const void *data,
-		      size_t len)
+int svc_exec_output(void *ud, enum rt_stream s, const void *data, size_t len)
 {
 	Sandbox__V1__ExecOutput o = SANDBOX__V1__EXEC_OUTPUT__INIT;
 
@@ -279,16 +267,11 @@ int svc_stream_output(struct api_call *c, enum rt_stream s, const void *data,
 			: SANDBOX__V1__EXEC_OUTPUT__OUTPUT_TYPE__OUTPUT_TYPE_STDERR;
 	o.data.data = (uint8_t *)data;
 	o.data.len = len;
-	return api_call_write(c, &o.base);
+	return api_call_write(ud, &o.base);
 }
 
-static int stream_output(void *ud, enum rt_stream s, const void *data,
-			 size_t len)
-{
-	return svc_stream_output(((struct exec_ctx *)ud)->c, s, data, len);
-}
-
-void svc_finish_stream(struct api_call *c, const struct rt_exec_res *res)
+/* The final ExecOutput (exit status) and OK. */
+static void finish_stream(struct api_call *c, const struct rt_exec_res *res)
 {
 	Sandbox__V1__ExecOutput last = SANDBOX__V1__EXEC_OUTPUT__INIT;
 	Sandbox__V1__ExecExit ex = SANDBOX__V1__EXEC_EXIT__INIT;
@@ -303,16 +286,36 @@ void svc_finish_stream(struct api_call *c, const struct rt_exec_res *res)
 		api_call_finish(c, GRPC_STATUS_OK, "%s", "");
 }
 
-void svc_exec_stream(struct api_call *c)
+void svc_answer_exec(struct api_call *c, const struct rt_exec_res *res,
+		     bool streaming)
+{
+	if (streaming)
+		finish_stream(c, res);
+	else
+		reply_exec_result(c, res);
+}
+
+static void exec_call(struct api_call *c, bool streaming)
 {
 	_cleanup_(svc_freep) Sandbox__V1__ExecRequest *req =
 		(void *)api_call_request(c);
 	struct exec_ctx x = { .c = c };
-	struct rt_exec_req rq = { .on_output = stream_output };
+	struct rt_exec_req rq = { .on_output =
+					  streaming ? svc_exec_output : NULL };
 	struct rt_exec_res res = { 0 };
 
 	if (req && parse_request(c, req, &x) && run(&x, req, &rq, &res))
-		svc_finish_stream(c, &res);
+		svc_answer_exec(c, &res, streaming);
 	rt_exec_res_clear(&res);
 	exec_ctx_clear(&x);
+}
+
+void svc_exec(struct api_call *c)
+{
+	exec_call(c, false);
+}
+
+void svc_exec_stream(struct api_call *c)
+{
+	exec_call(c, true);
 }

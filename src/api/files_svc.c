@@ -47,9 +47,7 @@ bool files_access_begin(struct api_call *c, const char *sandbox_id,
 
 	memset(a, 0, sizeof(*a));
 	a->reg = svc_registry(c);
-	if (!svc_check_sandbox_id(c, sandbox_id))
-		return false;
-	a->e = svc_get_sandbox(c, sandbox_id);
+	a->e = svc_find_sandbox(c, sandbox_id);
 	if (!a->e)
 		return false;
 	a->rt = sandbox_exec_begin(a->e, &status);
@@ -115,11 +113,8 @@ static void get_limits(struct api_call *c)
 	api_call_reply(c, &out.base);
 }
 
-#define SVC "/sandbox.v1.FileService/"
-#define M(name, kind, req, fn)                                        \
-	{                                                             \
-		SVC name, kind, &sandbox__v1__##req##__descriptor, fn \
-	}
+#define M(name, kind, req, fn) \
+	API_METHOD("/sandbox.v1.FileService/", name, kind, req, fn)
 
 const struct api_method api_file_methods[] = {
 	M("UploadArchive", API_CLIENT_STREAM, archive_chunk,

@@ -261,8 +261,7 @@ static void list_sandboxes(struct api_call *c)
 	limit = svc_page_limit(req->page_size);
 	if (registry_list(reg, req->codebase_id, req->page_token, limit, &v, &n,
 			  &more) < 0) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return;
 	}
 	resp.sandboxes = calloc(n ? n : 1, sizeof(*resp.sandboxes));
@@ -288,9 +287,7 @@ static void start_sandbox(struct api_call *c)
 	char err[512] = "";
 	int r;
 
-	if (!req || !svc_check_sandbox_id(c, req->sandbox_id))
-		return;
-	e = svc_get_sandbox(c, req->sandbox_id);
+	e = req ? svc_find_sandbox(c, req->sandbox_id) : NULL;
 	if (!e)
 		return;
 	r = sandbox_start(reg, e, err, sizeof(err));
@@ -318,9 +315,7 @@ static void stop_sandbox(struct api_call *c)
 	struct sb_entry *e;
 	int status;
 
-	if (!req || !svc_check_sandbox_id(c, req->sandbox_id))
-		return;
-	e = svc_get_sandbox(c, req->sandbox_id);
+	e = req ? svc_find_sandbox(c, req->sandbox_id) : NULL;
 	if (!e)
 		return;
 	pthread_mutex_lock(&e->lock);
@@ -347,9 +342,7 @@ static void destroy_sandbox(struct api_call *c)
 	struct sb_entry *e;
 	int r;
 
-	if (!req || !svc_check_sandbox_id(c, req->sandbox_id))
-		return;
-	e = svc_get_sandbox(c, req->sandbox_id);
+	e = req ? svc_find_sandbox(c, req->sandbox_id) : NULL;
 	if (!e)
 		return;
 	r = sandbox_destroy(reg, e);
@@ -364,11 +357,8 @@ static void destroy_sandbox(struct api_call *c)
 		api_call_reply(c, &empty.base);
 }
 
-#define SVC "/sandbox.v1.SandboxService/"
-#define M(name, kind, req, fn)                                        \
-	{                                                             \
-		SVC name, kind, &sandbox__v1__##req##__descriptor, fn \
-	}
+#define M(name, kind, req, fn) \
+	API_METHOD("/sandbox.v1.SandboxService/", name, kind, req, fn)
 
 const struct api_method api_sandbox_methods[] = {
 	M("CreateSandbox", API_UNARY, create_sandbox_request, create_sandbox),

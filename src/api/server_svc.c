@@ -75,8 +75,7 @@ static void list_presets(struct api_call *c)
 		resp.presets = pw;
 		api_call_reply(c, &resp.base);
 	} else {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 	}
 	for (size_t i = 0; i < resp.n_presets; i++)
 		svc_rules_free(w[i].rules, w[i].n_rules);
@@ -167,8 +166,7 @@ static void explain_path(struct api_call *c)
 		norm[1] = '\0';
 	r = explain_rules(c, req, &sb, &rules, &n, &owned, &n_owned);
 	if (r == -ENOMEM)
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 	if (r < 0)
 		goto out;
 	pr = svc_policy_rules(rules, n);
@@ -196,11 +194,8 @@ out:
 	svc_free(sb ? &sb->base : NULL);
 }
 
-#define SVC "/sandbox.v1.ServerService/"
-#define M(name, req, fn)                                                   \
-	{                                                                  \
-		SVC name, API_UNARY, &sandbox__v1__##req##__descriptor, fn \
-	}
+#define M(name, req, fn) \
+	API_METHOD("/sandbox.v1.ServerService/", name, API_UNARY, req, fn)
 
 const struct api_method api_server_methods[] = {
 	M("Health", health_request, health),

@@ -68,13 +68,7 @@ static void reply_session(struct api_call *c, struct sb_entry *e,
 		copy = sandbox__v1__session__unpack(NULL, len, buf);
 	}
 	pthread_mutex_unlock(&e->lock);
-	if (!copy) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
-		return;
-	}
-	api_call_reply(c, &copy->base);
-	svc_free(&copy->base);
+	svc_reply_owned(c, copy ? &copy->base : NULL);
 }
 
 static bool check_session_id(struct api_call *c, const char *id)
@@ -175,9 +169,7 @@ void svc_list_sessions(struct api_call *c)
 	struct registry *reg = svc_registry(c);
 	struct sb_entry *e;
 
-	if (!req || !svc_check_sandbox_id(c, req->sandbox_id))
-		return;
-	e = svc_get_sandbox(c, req->sandbox_id);
+	e = req ? svc_find_sandbox(c, req->sandbox_id) : NULL;
 	if (!e)
 		return;
 	pthread_mutex_lock(&e->lock);
@@ -201,13 +193,7 @@ void svc_list_sessions(struct api_call *c)
 	}
 	pthread_mutex_unlock(&e->lock);
 	registry_put(reg, e);
-	if (!copy) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
-		return;
-	}
-	api_call_reply(c, &copy->base);
-	svc_free(&copy->base);
+	svc_reply_owned(c, copy ? &copy->base : NULL);
 }
 
 void svc_destroy_session(struct api_call *c)
@@ -229,46 +215,25 @@ void svc_destroy_session(struct api_call *c)
 	api_call_reply(c, &empty.base);
 }
 
-struct sess_call {
-	struct api_call *c;
-};
-
-static bool cancelled(void *ud)
-{
-	return api_call_cancelled(((struct sess_call *)ud)->c);
-}
-
-static int stream_output(void *ud, enum rt_stream s, const void *data,
-			 size_t len)
-{
-	return svc_stream_output(((struct sess_call *)ud)->c, s, data, len);
-}
-
 /* Runs the command; on any failure answers the call and returns false. */
 static bool session_run(struct api_call *c,
 			const Sandbox__V1__SessionExecRequest *req,
 			bool streaming, struct rt_exec_res *res)
 {
 	struct registry *reg = svc_registry(c);
-	struct sess_call sc = { c };
 	struct rt_exec_req rq = { .command = req->command,
-				  .cancelled = cancelled,
-				  .on_output = streaming ? stream_output : NULL,
-				  .ud = &sc };
+				  .cancelled = svc_exec_cancelled,
+				  .on_output =
+					  streaming ? svc_exec_output : NULL,
+				  .ud = c };
 	struct rt_session *rt;
 	struct sess_entry *s;
 	struct sb_entry *e;
 	const char *why = "";
 	int r;
 
-	if (!check_session_id(c, req->session_id))
-		return false;
-	if (!req->command[0]) {
-		api_call_finish(c, GRPC_STATUS_INVALID_ARGUMENT,
-				"command is required");
-		return false;
-	}
-	if (!svc_parse_timeout(c, req->timeout, &rq.timeout_ms))
+	if (!check_session_id(c, req->session_id) ||
+	    !svc_check_command(c, req->command, req->timeout, &rq.timeout_ms))
 		return false;
 	rq.max_output = registry_config(reg)->max_output_bytes;
 	e = find_session(c, req->session_id, &s);
@@ -296,24 +261,23 @@ static bool session_run(struct api_call *c,
 	return svc_exec_outcome(c, r, res, rq.timeout_ms);
 }
 
-void svc_session_exec(struct api_call *c)
+static void session_exec_call(struct api_call *c, bool streaming)
 {
 	_cleanup_(svc_freep) Sandbox__V1__SessionExecRequest *req =
 		(void *)api_call_request(c);
 	struct rt_exec_res res = { 0 };
 
-	if (req && session_run(c, req, false, &res))
-		svc_reply_exec_result(c, &res);
+	if (req && session_run(c, req, streaming, &res))
+		svc_answer_exec(c, &res, streaming);
 	rt_exec_res_clear(&res);
+}
+
+void svc_session_exec(struct api_call *c)
+{
+	session_exec_call(c, false);
 }
 
 void svc_session_exec_stream(struct api_call *c)
 {
-	_cleanup_(svc_freep) Sandbox__V1__SessionExecRequest *req =
-		(void *)api_call_request(c);
-	struct rt_exec_res res = { 0 };
-
-	if (req && session_run(c, req, true, &res))
-		svc_finish_stream(c, &res);
-	rt_exec_res_clear(&res);
+	session_exec_call(c, true);
 }

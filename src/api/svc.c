@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agentfense/cleanup.h"
 #include "agentfense/policy.h"
 #include "agentfense/util.h"
+#include "sandbox/v1/codebase.pb-c.h"
 #include "server.h"
 
 #define DEFAULT_PAGE 100
@@ -146,6 +148,21 @@ bool svc_check_id(struct api_call *c, const char *field, const char *prefix,
 	return false;
 }
 
+void svc_finish_oom(struct api_call *c)
+{
+	api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+void svc_reply_owned(struct api_call *c, ProtobufCMessage *m)
+{
+	if (!m) {
+		svc_finish_oom(c);
+		return;
+	}
+	api_call_reply(c, m);
+	svc_free(m);
+}
+
 bool svc_check_sandbox_id(struct api_call *c, const char *id)
 {
 	return svc_check_id(c, "sandbox_id", "sb_", id, true);
@@ -163,6 +180,13 @@ struct sb_entry *svc_get_sandbox(struct api_call *c, const char *id)
 	if (!e)
 		svc_finish_sandbox_gone(c, id);
 	return e;
+}
+
+struct sb_entry *svc_find_sandbox(struct api_call *c, const char *id)
+{
+	if (!svc_check_sandbox_id(c, id))
+		return NULL;
+	return svc_get_sandbox(c, id);
 }
 
 void svc_finish_codebase_error(struct api_call *c, int err, const char *id)
@@ -197,11 +221,30 @@ void svc_reply_sandbox(struct api_call *c, struct registry *reg, const char *id)
 	}
 	copy = svc_sandbox_copy(e);
 	registry_put(reg, e);
-	if (!copy) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
-		return;
+	svc_reply_owned(c, copy ? &copy->base : NULL);
+}
+
+void svc_stream_file(struct api_call *c, int fd, uint8_t *buf, int64_t off,
+		     int64_t len)
+{
+	for (int64_t left = len ? len : INT64_MAX; left > 0;) {
+		Sandbox__V1__FileChunk chunk = SANDBOX__V1__FILE_CHUNK__INIT;
+		size_t want = left < SVC_CHUNK ? (size_t)left : SVC_CHUNK;
+		ssize_t n = pread(fd, buf, want, off);
+
+		if (n < 0) {
+			api_call_finish(c, GRPC_STATUS_INTERNAL,
+					"read failed: %s", strerror(errno));
+			return;
+		}
+		if (n == 0)
+			break;
+		chunk.data.data = buf;
+		chunk.data.len = (size_t)n;
+		if (api_call_write(c, &chunk.base) < 0)
+			return; /* client gone */
+		off += n;
+		left -= n;
 	}
-	api_call_reply(c, &copy->base);
-	svc_free(&copy->base);
+	api_call_finish(c, GRPC_STATUS_OK, "%s", "");
 }

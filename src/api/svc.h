@@ -35,6 +35,11 @@ struct af_rule *svc_policy_rules(Sandbox__V1__PermissionRule *const *rules,
 
 size_t svc_page_limit(int32_t page_size);
 
+/* RESOURCE_EXHAUSTED "out of memory". */
+void svc_finish_oom(struct api_call *c);
+/* Answer with m and free it; m NULL (a failed copy) is out of memory. */
+void svc_reply_owned(struct api_call *c, ProtobufCMessage *m);
+
 /* Each answers the call itself when it returns false / NULL. */
 bool svc_check_sandbox_id(struct api_call *c, const char *id);
 /* An id of the given prefix ("sb_", "cb_", "sess_"); "" allowed unless
@@ -42,6 +47,8 @@ bool svc_check_sandbox_id(struct api_call *c, const char *id);
 bool svc_check_id(struct api_call *c, const char *field, const char *prefix,
 		  const char *id, bool required);
 struct sb_entry *svc_get_sandbox(struct api_call *c, const char *id);
+/* svc_check_sandbox_id, then svc_get_sandbox. */
+struct sb_entry *svc_find_sandbox(struct api_call *c, const char *id);
 void svc_finish_sandbox_gone(struct api_call *c, const char *id);
 void svc_finish_codebase_error(struct api_call *c, int err, const char *id);
 
@@ -63,11 +70,12 @@ enum rt_stream;
 /* After rt_exec/rt_session_exec: answers errors, true when res is good. */
 bool svc_exec_outcome(struct api_call *c, int r, const struct rt_exec_res *res,
 		      uint64_t timeout_ms);
-void svc_reply_exec_result(struct api_call *c, const struct rt_exec_res *res);
-int svc_stream_output(struct api_call *c, enum rt_stream s, const void *data,
-		      size_t len);
-/* The final ExecOutput (exit status) and OK. */
-void svc_finish_stream(struct api_call *c, const struct rt_exec_res *res);
+/* A good result: an ExecResult, or (streaming) the final ExecOutput. */
+void svc_answer_exec(struct api_call *c, const struct rt_exec_res *res,
+		     bool streaming);
+/* rt_exec_req callbacks; ud is the struct api_call. */
+bool svc_exec_cancelled(void *ud);
+int svc_exec_output(void *ud, enum rt_stream s, const void *data, size_t len);
 /*
  * "K=V" strings from a wire env map (any map<string,string> entry array);
  * answers the call and returns false on bad input. Free with
@@ -85,8 +93,19 @@ bool svc_check_audit_label(void *const *labels, size_t n, char *err,
 			   size_t errlen);
 int svc_audit_level(void *const *labels, size_t n);
 
-/* 0 means the server default; answers the call when out of range. */
-bool svc_parse_timeout(struct api_call *c, const Google__Protobuf__Duration *d,
-		       uint64_t *ms);
+/*
+ * Stream len bytes of fd (a regular file) from off, len 0 meaning to the
+ * end, as FileChunk messages through buf (SVC_CHUNK bytes), then OK.
+ */
+#define SVC_CHUNK (64 * 1024)
+void svc_stream_file(struct api_call *c, int fd, uint8_t *buf, int64_t off,
+		     int64_t len);
+
+/*
+ * A command to run must not be empty; its timeout (0: the server default)
+ * as *ms. Answers the call when either is bad.
+ */
+bool svc_check_command(struct api_call *c, const char *command,
+		       const Google__Protobuf__Duration *timeout, uint64_t *ms);
 
 #endif

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "agentfense/cleanup.h"
 #include "agentfense/log.h"
@@ -20,7 +19,6 @@
 #include "server.h"
 #include "svc.h"
 
-#define CHUNK	 (64 * 1024)
 #define MAX_LIST 100000
 
 /* Answer an error of fs_view_* about path. */
@@ -96,33 +94,13 @@ static int open_in_view(struct api_call *c, const char *sandbox_id,
 
 static void stream_file(struct api_call *c, int fd, int64_t off, int64_t len)
 {
-	_cleanup_free_ uint8_t *buf = malloc(CHUNK);
+	_cleanup_free_ uint8_t *buf = malloc(SVC_CHUNK);
 
 	if (!buf) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return;
 	}
-	for (int64_t left = len ? len : INT64_MAX; left > 0;) {
-		Sandbox__V1__FileChunk chunk = SANDBOX__V1__FILE_CHUNK__INIT;
-		size_t want = left < CHUNK ? (size_t)left : CHUNK;
-		ssize_t n = pread(fd, buf, want, off);
-
-		if (n < 0) {
-			api_call_finish(c, GRPC_STATUS_INTERNAL,
-					"read failed: %s", strerror(errno));
-			return;
-		}
-		if (n == 0)
-			break;
-		chunk.data.data = buf;
-		chunk.data.len = (size_t)n;
-		if (api_call_write(c, &chunk.base) < 0)
-			return; /* client gone */
-		off += n;
-		left -= n;
-	}
-	api_call_finish(c, GRPC_STATUS_OK, "%s", "");
+	svc_stream_file(c, fd, buf, off, len);
 }
 
 void files_read(struct api_call *c)
@@ -155,8 +133,7 @@ static void reply_list(struct api_call *c, const struct fs_entry *e, size_t n)
 		calloc(n + 1, sizeof(*ts));
 
 	if (!w || !pw || !ts) {
-		api_call_finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
-				"out of memory");
+		svc_finish_oom(c);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {

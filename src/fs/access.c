@@ -172,26 +172,42 @@ enum af_perm fs_level(const struct af_matcher *m, const char *path, bool is_dir)
 	return level;
 }
 
-int fs_view_open(int view_fd, const struct af_matcher *m, const char *path,
-		 int *out)
+/*
+ * path in the view: its workspace path, its path below the view, its lstat
+ * and its level; -ENOENT when the rules hide it.
+ */
+static int view_lookup(int view_fd, const struct af_matcher *m,
+		       const char *path, char wpath[PATH_MAX], const char **rel,
+		       struct stat *st, enum af_perm *level)
 {
-	char wpath[PATH_MAX];
-	const char *rel;
-	struct stat st;
-	int fd, r;
+	int r;
 
-	r = fs_path_split(path, wpath, &rel);
+	r = fs_path_split(path, wpath, rel);
 	if (r < 0)
 		return r;
 	/* Before any lookup: what is hidden gives nothing away. */
 	if (fs_below_hidden(m, wpath))
 		return -ENOENT;
-	r = fs_lstat_beneath(view_fd, rel, &st);
+	r = fs_lstat_beneath(view_fd, *rel, st);
 	if (r < 0)
 		return r;
-	switch (fs_level(m, wpath, S_ISDIR(st.st_mode))) {
-	case AF_PERM_NONE:
-		return -ENOENT;
+	*level = fs_level(m, wpath, S_ISDIR(st->st_mode));
+	return *level == AF_PERM_NONE ? -ENOENT : 0;
+}
+
+int fs_view_open(int view_fd, const struct af_matcher *m, const char *path,
+		 int *out)
+{
+	char wpath[PATH_MAX];
+	enum af_perm level;
+	const char *rel;
+	struct stat st;
+	int fd, r;
+
+	r = view_lookup(view_fd, m, path, wpath, &rel, &st, &level);
+	if (r < 0)
+		return r;
+	switch (level) {
 	case AF_PERM_VIEW:
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EACCES;
 	default:
@@ -304,24 +320,18 @@ int fs_view_list(int view_fd, const struct af_matcher *m, const char *path,
 	struct listing l = { .m = m, .max = max };
 	_cleanup_close_ int dir = -1;
 	char wpath[PATH_MAX];
+	enum af_perm level;
 	const char *rel;
 	struct stat st;
 	int r;
 
 	*out = NULL;
 	*n = 0;
-	r = fs_path_split(path, wpath, &rel);
+	r = view_lookup(view_fd, m, path, wpath, &rel, &st, &level);
 	if (r < 0)
 		return r;
-	if (fs_below_hidden(m, wpath))
-		return -ENOENT;
-	r = fs_lstat_beneath(view_fd, rel, &st);
-	if (r < 0)
-		return r;
-	if (fs_level(m, wpath, S_ISDIR(st.st_mode)) == AF_PERM_NONE)
-		return -ENOENT;
 	if (!S_ISDIR(st.st_mode)) {
-		r = push(&l, wpath, &st, fs_level(m, wpath, false));
+		r = push(&l, wpath, &st, level);
 	} else {
 		snprintf(l.prefix, sizeof(l.prefix), "%s",
 			 strcmp(wpath, "/") ? wpath : "");

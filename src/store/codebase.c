@@ -72,8 +72,7 @@ static int make_dirs(struct store *s, const char *id)
 
 	if (mkdirat(s->cb_fd, id, STORE_DIR_MODE) < 0)
 		return -errno;
-	fd = openat(s->cb_fd, id,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(s->cb_fd, id, STORE_DIR_OPEN);
 	if (fd < 0)
 		return -errno;
 	for (size_t i = 0; i < ARRAY_SIZE(sub); i++)
@@ -88,22 +87,19 @@ static int make_dirs(struct store *s, const char *id)
 static int insert_row(struct store *s, const struct store_codebase *cb)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "INSERT INTO codebases (" CB_COLUMNS ", gen)"
-		       " VALUES (?, ?, ?, 0, 0, ?, ?, 0)",
-		       &st);
+	r = db_prepare_id(s,
+			  "INSERT INTO codebases (" CB_COLUMNS ", gen)"
+			  " VALUES (?, ?, ?, 0, 0, ?, ?, 0)",
+			  cb->id, NULL, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, cb->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, cb->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, cb->owner_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, cb->created_at_ns);
 	sqlite3_bind_int64(st, 5, cb->updated_at_ns);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_err(s, rc, "insert codebase");
+	return db_step_done(s, st, "insert codebase");
 }
 
 static int create_locked(struct store *s, struct store_codebase *cb)
@@ -154,22 +150,22 @@ int store_codebase_get(struct store *s, const char *id,
 		       struct store_codebase *out)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
 	r = store_check_id(id, NULL);
 	if (r < 0)
 		return r;
 	STORE_LOCK_SCOPE(s);
-	r = db_prepare(s, "SELECT " CB_COLUMNS " FROM codebases WHERE id = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "SELECT " CB_COLUMNS " FROM codebases WHERE id = ?",
+			  id, NULL, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	r = db_step_row(s, st, "get codebase");
+	if (r > 0)
 		r = row_to_codebase(st, out);
-	else
-		r = rc == SQLITE_DONE ? -ENOENT : db_err(s, rc, "get codebase");
+	else if (r == 0)
+		r = -ENOENT;
 	sqlite3_finalize(st);
 	return r;
 }
@@ -242,24 +238,22 @@ int store_codebase_list(struct store *s, const char *owner_id,
 static int first_holder(struct store *s, const char *id, char *holder)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "SELECT holder FROM codebase_refs WHERE codebase_id = ?"
-		       " ORDER BY holder LIMIT 1",
-		       &st);
+	r = db_prepare_id(
+		s,
+		"SELECT holder FROM codebase_refs WHERE codebase_id = ?"
+		" ORDER BY holder LIMIT 1",
+		id, NULL, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	r = db_step_row(s, st, "codebase references");
+	if (r > 0) {
 		const char *h = (const char *)sqlite3_column_text(st, 0);
 
 		if (holder)
 			snprintf(holder, AF_ID_MAX, "%s", h ? h : "");
 		r = -EBUSY;
-	} else if (rc != SQLITE_DONE) {
-		r = db_err(s, rc, "codebase references");
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -269,19 +263,18 @@ static int delete_locked(struct store *s, const char *id, char *holder,
 			 char **trashed)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
 	r = first_holder(s, id, holder);
 	if (r < 0)
 		return r;
-	r = db_prepare(s, "DELETE FROM codebases WHERE id = ?", &st);
+	r = db_prepare_id(s, "DELETE FROM codebases WHERE id = ?", id, NULL,
+			  &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_err(s, rc, "delete codebase");
+	r = db_step_done(s, st, "delete codebase");
+	if (r < 0)
+		return r;
 	if (sqlite3_changes(s->db) == 0)
 		return -ENOENT;
 	/* The row is gone: a tree left behind is removed at the next open. */

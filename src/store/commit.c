@@ -27,13 +27,6 @@ struct ident {
 	int64_t size, mtime_ns;
 };
 
-static int fail(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
-
 static void stage_freep(struct store_stage **st)
 {
 	store_stage_abort(*st);
@@ -314,27 +307,36 @@ static int write_marks(struct store *s, void *ud)
 	return 0;
 }
 
+/* Generation cur carried over into st's tree (but skip), made cur+1. */
+static int merge_install(struct store_stage *st, int64_t cur,
+			 const struct merge_skip *skip, struct gen_install *in,
+			 char ***trash, size_t *nt, const char **why)
+{
+	int64_t rf = 0, rb = 0;
+	int r;
+
+	r = merge_tree(st, cur, skip, &rf, &rb, why);
+	if (r == 0)
+		r = db_cb_totals(st->s, st->cb_id, &in->size, &in->files);
+	if (r < 0)
+		return r;
+	in->size += st->bytes - rb;
+	in->files += st->files - rf;
+	return gen_install(st, cur, in, trash, nt);
+}
+
 static int apply(struct commit *cm, int64_t cur, char ***trash, size_t *nt,
 		 const char **why)
 {
-	struct store_stage *st = cm->st;
 	struct merge_skip skip;
 	struct gen_install in = { .extra = write_marks, .ud = cm };
-	int64_t rf = 0, rb = 0;
 	int r;
 
 	r = prepare(cm);
 	if (r < 0)
 		return r;
 	skip = (struct merge_skip){ cm->skip, cm->n_skip };
-	r = merge_tree(st, cur, &skip, &rf, &rb, why);
-	if (r == 0)
-		r = db_cb_totals(st->s, st->cb_id, &in.size, &in.files);
-	if (r < 0)
-		return r;
-	in.size += st->bytes - rb;
-	in.files += st->files - rf;
-	return gen_install(st, cur, &in, trash, nt);
+	return merge_install(cm->st, cur, &skip, &in, trash, nt, why);
 }
 
 static int commit_locked(struct commit *cm, bool dry_run, char ***trash,
@@ -347,7 +349,8 @@ static int commit_locked(struct commit *cm, bool dry_run, char ***trash,
 
 	r = open_trees(&t, &cur);
 	if (r == -ENOENT)
-		r = fail(why, "the sandbox has no snapshot of the codebase", r);
+		r = store_fail(
+			why, "the sandbox has no snapshot of the codebase", r);
 	for (size_t i = 0; r == 0 && i < cm->n; i++) {
 		r = verdict(&t, &cm->ch[i]);
 		if (r == 0 && cm->ch[i].verdict == STORE_DIFFERS)
@@ -358,10 +361,10 @@ static int commit_locked(struct commit *cm, bool dry_run, char ***trash,
 	if (r < 0 || dry_run)
 		return r;
 	if (conflict)
-		return fail(why,
-			    "the codebase changed at these paths since "
-			    "the sandbox's snapshot",
-			    -EBUSY);
+		return store_fail(why,
+				  "the codebase changed at these paths since "
+				  "the sandbox's snapshot",
+				  -EBUSY);
 	return apply(cm, cur, trash, nt, why);
 }
 
@@ -376,7 +379,7 @@ int store_commit(struct store_stage *st, const char *holder,
 	int r;
 
 	if (st->fd >= 0)
-		return fail(why, "a staged file is incomplete", -EINVAL);
+		return store_fail(why, "a staged file is incomplete", -EINVAL);
 	pthread_mutex_lock(&st->s->lock);
 	r = commit_locked(&cm, dry_run, &trash, &nt, why);
 	pthread_mutex_unlock(&st->s->lock);
@@ -392,21 +395,15 @@ static int import_locked(struct store_stage *st, char ***trash, size_t *nt,
 			 const char **why)
 {
 	struct gen_install in = { 0 };
-	int64_t cur = 0, rf = 0, rb = 0;
+	int64_t cur = 0;
 	int r;
 
 	r = db_cb_gen(st->s, st->cb_id, &cur);
 	if (r == -ENOENT)
-		return fail(why, "codebase was deleted", r);
-	if (r == 0)
-		r = merge_tree(st, cur, NULL, &rf, &rb, why);
-	if (r == 0)
-		r = db_cb_totals(st->s, st->cb_id, &in.size, &in.files);
+		return store_fail(why, "codebase was deleted", r);
 	if (r < 0)
 		return r;
-	in.size += st->bytes - rb;
-	in.files += st->files - rf;
-	return gen_install(st, cur, &in, trash, nt);
+	return merge_install(st, cur, NULL, &in, trash, nt, why);
 }
 
 int store_import(struct store_stage *st, const char **why)
@@ -417,8 +414,9 @@ int store_import(struct store_stage *st, const char **why)
 	int r;
 
 	if (st->fd >= 0)
-		return fail(why, "the last file of the upload is incomplete",
-			    -EINVAL);
+		return store_fail(why,
+				  "the last file of the upload is incomplete",
+				  -EINVAL);
 	pthread_mutex_lock(&st->s->lock);
 	r = import_locked(st, &trash, &nt, why);
 	pthread_mutex_unlock(&st->s->lock);

@@ -94,6 +94,36 @@ int db_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 	return rc == SQLITE_OK ? 0 : db_err(s, rc, "prepare");
 }
 
+int db_prepare_id(struct store *s, const char *sql, const char *id,
+		  const char *holder, sqlite3_stmt **st)
+{
+	int r = db_prepare(s, sql, st);
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(*st, 1, id, -1, SQLITE_STATIC);
+	if (holder)
+		sqlite3_bind_text(*st, 2, holder, -1, SQLITE_STATIC);
+	return 0;
+}
+
+int db_step_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_err(s, rc, what);
+}
+
+int db_step_row(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_err(s, rc, what);
+}
+
 /* IMMEDIATE: take the write lock up front, so a busy peer waits, not fails. */
 int db_begin(struct store *s)
 {
@@ -198,63 +228,53 @@ int db_open(struct store *s)
 int db_cb_gen(struct store *s, const char *id, int64_t *gen)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s, "SELECT gen FROM codebases WHERE id = ?", &st);
+	r = db_prepare_id(s, "SELECT gen FROM codebases WHERE id = ?", id, NULL,
+			  &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	r = db_step_row(s, st, "codebase generation");
+	if (r > 0)
 		*gen = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
-		r = -ENOENT;
-	else
-		r = db_err(s, rc, "codebase generation");
 	sqlite3_finalize(st);
-	return r;
+	return r > 0 ? 0 : r == 0 ? -ENOENT : r;
 }
 
 int db_gen_pinned(struct store *s, const char *id, int64_t gen, bool *pinned)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "SELECT 1 FROM codebase_refs"
-		       " WHERE codebase_id = ? AND gen = ? LIMIT 1",
-		       &st);
+	r = db_prepare_id(s,
+			  "SELECT 1 FROM codebase_refs"
+			  " WHERE codebase_id = ? AND gen = ? LIMIT 1",
+			  id, NULL, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, gen);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		*pinned = rc == SQLITE_ROW;
-	else
-		r = db_err(s, rc, "generation pins");
+	r = db_step_row(s, st, "generation pins");
+	if (r >= 0)
+		*pinned = r > 0;
 	sqlite3_finalize(st);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 int db_cb_totals(struct store *s, const char *id, int64_t *size, int64_t *files)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s, "SELECT size, file_count FROM codebases WHERE id = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "SELECT size, file_count FROM codebases WHERE id = ?",
+			  id, NULL, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	r = db_step_row(s, st, "codebase size");
+	if (r > 0) {
 		*size = sqlite3_column_int64(st, 0);
 		*files = sqlite3_column_int64(st, 1);
-	} else {
-		r = rc == SQLITE_DONE ? -ENOENT
-				      : db_err(s, rc, "codebase size");
 	}
 	sqlite3_finalize(st);
-	return r;
+	return r > 0 ? 0 : r == 0 ? -ENOENT : r;
 }

@@ -21,14 +21,22 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DIR_OPEN_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
 int gen_open(struct store *s, const char *id, int64_t gen)
 {
 	char rel[AF_ID_MAX + 32];
 
 	snprintf(rel, sizeof(rel), "%s/gen/%" PRId64, id, gen);
 	return tree_open_dir(s->cb_fd, rel, NULL);
+}
+
+int store_tmp_open(struct store *s, const char *id)
+{
+	char rel[AF_ID_MAX + 8];
+	int fd;
+
+	snprintf(rel, sizeof(rel), "%s/tmp", id);
+	fd = tree_open_dir(s->cb_fd, rel, NULL);
+	return fd < 0 ? log_errno(fd, "codebase %s: tmp dir", id) : fd;
 }
 
 int gen_open_current(struct store *s, const char *id, int *fd)
@@ -55,14 +63,9 @@ static int clone_dir(int src, int dst, const char *name, const struct stat *st)
 	struct timespec times[2] = { st->st_atim, st->st_mtim };
 	int r;
 
-	if (mkdirat(dst, name, st->st_mode & 07777) < 0)
-		return -errno;
-	s = openat(src, name, DIR_OPEN_FLAGS);
-	d = openat(dst, name, DIR_OPEN_FLAGS);
-	if (s < 0 || d < 0)
-		return -errno;
-	if (fchmod(d, st->st_mode & 07777) < 0)
-		return -errno;
+	r = tree_mkdir_like(src, dst, name, st, &s, &d);
+	if (r < 0)
+		return r;
 	r = clone_tree(s, d);
 	if (r < 0)
 		return r;
@@ -70,41 +73,26 @@ static int clone_dir(int src, int dst, const char *name, const struct stat *st)
 	return futimens(d, times) < 0 ? -errno : 0;
 }
 
+static int clone_entry(void *ud, int src, const char *name)
+{
+	int dst = *(int *)ud;
+	struct stat st;
+
+	if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return clone_dir(src, dst, name, &st);
+	if (S_ISREG(st.st_mode))
+		return linkat(src, name, dst, name, 0) < 0 ? -errno : 0;
+	/* Uploads never create these: do not carry one on. */
+	log_warn("not cloning special file '%s'", name);
+	return 0;
+}
+
 /* Copy the directory structure of src into dst, hard-linking files. */
 static int clone_tree(int src, int dst)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	int fd, r;
-
-	fd = fcntl(src, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(src, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		if (S_ISDIR(st.st_mode)) {
-			r = clone_dir(src, dst, de->d_name, &st);
-			if (r < 0)
-				return r;
-		} else if (S_ISREG(st.st_mode)) {
-			if (linkat(src, de->d_name, dst, de->d_name, 0) < 0)
-				return -errno;
-		} else {
-			/* Uploads never create these: do not carry one on. */
-			log_warn("not cloning special file '%s'", de->d_name);
-		}
-	}
-	return errno ? -errno : 0;
+	return tree_each_entry(src, clone_entry, &dst);
 }
 
 /* Make generation from+1 a clone of from and the current one. */
@@ -113,7 +101,7 @@ int gen_clone(struct store *s, const char *id, int64_t from)
 	_cleanup_close_ int gens = -1, src = -1, dst = -1;
 	char rel[AF_ID_MAX + 8], name[24];
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
 	snprintf(rel, sizeof(rel), "%s/gen", id);
 	snprintf(name, sizeof(name), "%" PRId64, from + 1);
@@ -127,8 +115,8 @@ int gen_clone(struct store *s, const char *id, int64_t from)
 	if (r < 0)
 		return log_errno(r, "codebase %s: generation %s", id, name);
 	snprintf(rel, sizeof(rel), "%" PRId64, from);
-	src = openat(gens, rel, DIR_OPEN_FLAGS);
-	dst = openat(gens, name, DIR_OPEN_FLAGS);
+	src = openat(gens, rel, STORE_DIR_OPEN);
+	dst = openat(gens, name, STORE_DIR_OPEN);
 	r = src < 0 || dst < 0 ? -errno : 0;
 	if (!r && fchmod(dst, STORE_DIR_MODE) < 0)
 		r = -errno;
@@ -136,17 +124,14 @@ int gen_clone(struct store *s, const char *id, int64_t from)
 		r = clone_tree(src, dst);
 	if (r < 0)
 		goto fail;
-	r = db_prepare(s, "UPDATE codebases SET gen = ? WHERE id = ?", &st);
+	r = db_prepare_id(s, "UPDATE codebases SET gen = ?2 WHERE id = ?1", id,
+			  NULL, &st);
 	if (r < 0)
 		goto fail;
-	sqlite3_bind_int64(st, 1, from + 1);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		r = db_err(s, rc, "set current generation");
+	sqlite3_bind_int64(st, 2, from + 1);
+	r = db_step_done(s, st, "set current generation");
+	if (r < 0)
 		goto fail;
-	}
 	log_debug("codebase %s: generation %s cloned from %s", id, name, rel);
 	return 0;
 fail:
@@ -161,7 +146,7 @@ int store_trash_move(struct store *s, int dirfd, const char *name,
 	char uniq[AF_ID_MAX];
 	int r;
 
-	trash = openat(s->cb_fd, STORE_TRASH_DIR, DIR_OPEN_FLAGS);
+	trash = openat(s->cb_fd, STORE_TRASH_DIR, STORE_DIR_OPEN);
 	if (trash < 0)
 		return -errno;
 	r = af_id_new("t", uniq, sizeof(uniq));
@@ -180,7 +165,7 @@ void store_trash_remove(struct store *s, const char *name)
 	_cleanup_close_ int trash = -1;
 	int r;
 
-	trash = openat(s->cb_fd, STORE_TRASH_DIR, DIR_OPEN_FLAGS);
+	trash = openat(s->cb_fd, STORE_TRASH_DIR, STORE_DIR_OPEN);
 	if (trash < 0) {
 		r = -errno;
 	} else {
@@ -216,13 +201,12 @@ static int gens_in_use(struct store *s, const char *id, int64_t **out,
 	r = db_cb_gen(s, id, &keep[0]);
 	if (r < 0)
 		return r;
-	r = db_prepare(s,
-		       "SELECT DISTINCT gen FROM codebase_refs"
-		       " WHERE codebase_id = ? AND gen IS NOT NULL",
-		       &st);
+	r = db_prepare_id(s,
+			  "SELECT DISTINCT gen FROM codebase_refs"
+			  " WHERE codebase_id = ? AND gen IS NOT NULL",
+			  id, NULL, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (len == cap) {
 			int64_t *k = realloc(keep, 2 * cap * sizeof(*keep));
@@ -272,6 +256,32 @@ static int trash_push(char ***trash, size_t *n, char *name)
 	return 0;
 }
 
+struct retire {
+	struct store *s;
+	const char *id;
+	const int64_t *keep;
+	size_t nkeep;
+	char ***trash;
+	size_t *ntrash;
+};
+
+static int retire_entry(void *ud, int gens, const char *name)
+{
+	struct retire *rt = ud;
+	char *moved = NULL;
+	int r;
+
+	if (gen_name_kept(name, rt->keep, rt->nkeep))
+		return 0;
+	r = store_trash_move(rt->s, gens, name, &moved);
+	if (r >= 0)
+		r = trash_push(rt->trash, rt->ntrash, moved);
+	if (r < 0)
+		return r;
+	log_debug("codebase %s: generation %s retired", rt->id, name);
+	return 0;
+}
+
 /*
  * Move every generation of id that is neither current nor pinned to the
  * trash; the caller empties it (store_trash_empty) after unlocking.
@@ -280,11 +290,10 @@ int gen_retire_unused(struct store *s, const char *id, char ***trash,
 		      size_t *ntrash)
 {
 	_cleanup_free_ int64_t *keep = NULL;
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_close_ int fd = -1;
 	char rel[AF_ID_MAX + 8];
-	struct dirent *de;
 	size_t nkeep = 0;
-	int fd, r;
+	int r;
 
 	r = gens_in_use(s, id, &keep, &nkeep);
 	if (r < 0)
@@ -293,23 +302,7 @@ int gen_retire_unused(struct store *s, const char *id, char ***trash,
 	fd = tree_open_dir(s->cb_fd, rel, NULL);
 	if (fd < 0)
 		return fd;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		char *moved = NULL;
+	struct retire rt = { s, id, keep, nkeep, trash, ntrash };
 
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    gen_name_kept(de->d_name, keep, nkeep))
-			continue;
-		r = store_trash_move(s, dirfd(d), de->d_name, &moved);
-		if (r >= 0)
-			r = trash_push(trash, ntrash, moved);
-		if (r < 0)
-			return r;
-		log_debug("codebase %s: generation %s retired", id, de->d_name);
-	}
-	return errno ? -errno : 0;
+	return tree_each_entry(fd, retire_entry, &rt);
 }

@@ -19,13 +19,6 @@ struct listing {
 	size_t n, cap;
 };
 
-static int fail(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
-
 void store_file_infos_free(struct store_file_info *fi, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -73,8 +66,7 @@ static int descend(struct listing *l, int dfd, size_t first, size_t last)
 
 		if (!l->fi[i].is_dir)
 			continue;
-		fd = openat(dfd, l->fi[i].name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dfd, l->fi[i].name, STORE_DIR_OPEN);
 		if (fd < 0)
 			return -errno;
 		/* l->fi may move while listing below: pass a copy. */
@@ -88,45 +80,37 @@ static int descend(struct listing *l, int dfd, size_t first, size_t last)
 	return 0;
 }
 
+struct level {
+	struct listing *l;
+	const char *prefix;
+};
+
 /* Regular files and directories only: nothing else is ever uploaded. */
+static int list_entry(void *ud, int dfd, const char *name)
+{
+	const struct level *lv = ud;
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 /* replaced concurrently */ : -errno;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return 0;
+	if (strlen(lv->prefix) + strlen(name) + 2 > PATH_MAX)
+		return -ENAMETOOLONG;
+	return push(lv->l, lv->prefix, name, &st);
+}
+
 static int list_dir(struct listing *l, int dfd, const char *prefix,
 		    bool recursive)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	struct level lv = { l, prefix };
 	size_t first = l->n;
-	struct dirent *de;
-	int fd, r;
+	int r;
 
-	fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue; /* replaced concurrently */
-			return -errno;
-		}
-		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-			continue;
-		if (strlen(prefix) + strlen(de->d_name) + 2 > PATH_MAX)
-			return -ENAMETOOLONG;
-		r = push(l, prefix, de->d_name, &st);
-		if (r < 0)
-			return r;
-	}
-	if (errno)
-		return -errno;
-	/* Release this level's DIR buffer before going deeper. */
-	closedir(TAKE_PTR(d));
+	/* One level at a time: its DIR buffer is released before descending. */
+	r = tree_each_entry(dfd, list_entry, &lv);
+	if (r < 0)
+		return r;
 	return recursive ? descend(l, dfd, first, l->n) : 0;
 }
 
@@ -151,8 +135,9 @@ static int list_at(int gen, const char *rel, bool recursive, struct listing *l,
 	if (r < 0)
 		return r;
 	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? fail(why, "no such path", -ENOENT)
-				       : -errno;
+		return errno == ENOENT
+			       ? store_fail(why, "no such path", -ENOENT)
+			       : -errno;
 	if (S_ISREG(st.st_mode)) {
 		/* push() joins prefix and name: split rel back apart. */
 		char prefix[PATH_MAX];
@@ -162,12 +147,12 @@ static int list_at(int gen, const char *rel, bool recursive, struct listing *l,
 		return push(l, prefix, base, &st);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return fail(why,
-			    S_ISLNK(st.st_mode) ? "path is a symbolic link"
-						: "path names a special file",
-			    -EINVAL);
-	dir = openat(parent, base,
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return store_fail(why,
+				  S_ISLNK(st.st_mode)
+					  ? "path is a symbolic link"
+					  : "path names a special file",
+				  -EINVAL);
+	dir = openat(parent, base, STORE_DIR_OPEN);
 	if (dir < 0)
 		return -errno;
 	return list_dir(l, dir, rel, recursive);
@@ -202,7 +187,7 @@ int store_list_files(struct store *s, const char *codebase_id, const char *path,
 		r = list_at(gen, rel, recursive, &l, why);
 	pthread_rwlock_unlock(&s->trash_lock);
 	if (r == -ENOENT && gen < 0)
-		return fail(why, "no such codebase", r);
+		return store_fail(why, "no such codebase", r);
 	if (r < 0) {
 		store_file_infos_free(l.fi, l.n);
 		return r;

@@ -20,21 +20,19 @@ int marks_get(struct store *s, const char *id, const char *holder,
 	      const char *path, struct mark *m, bool *found)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "SELECT view_id, present, is_dir, ino, size, mtime"
-		       " FROM codebase_marks"
-		       " WHERE codebase_id = ? AND holder = ? AND path = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "SELECT view_id, present, is_dir, ino, size, mtime"
+			  " FROM codebase_marks"
+			  " WHERE codebase_id = ? AND holder = ? AND path = ?",
+			  id, holder, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*found = rc == SQLITE_ROW;
-	if (rc == SQLITE_ROW) {
+	r = db_step_row(s, st, "commit mark");
+	*found = r > 0;
+	if (r > 0) {
 		const char *v = (const char *)sqlite3_column_text(st, 0);
 
 		snprintf(m->view_id, sizeof(m->view_id), "%s", v ? v : "");
@@ -43,28 +41,25 @@ int marks_get(struct store *s, const char *id, const char *holder,
 		m->ino = (uint64_t)sqlite3_column_int64(st, 3);
 		m->size = sqlite3_column_int64(st, 4);
 		m->mtime_ns = sqlite3_column_int64(st, 5);
-	} else if (rc != SQLITE_DONE) {
-		r = db_err(s, rc, "commit mark");
 	}
 	sqlite3_finalize(st);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 int marks_put(struct store *s, const char *id, const char *holder,
 	      const char *path, const struct mark *m)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "INSERT OR REPLACE INTO codebase_marks"
-		       " (codebase_id, holder, path, view_id, present, is_dir,"
-		       "  ino, size, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       &st);
+	r = db_prepare_id(
+		s,
+		"INSERT OR REPLACE INTO codebase_marks"
+		" (codebase_id, holder, path, view_id, present, is_dir,"
+		"  ino, size, mtime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		id, holder, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, m->view_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, m->present);
@@ -72,25 +67,19 @@ int marks_put(struct store *s, const char *id, const char *holder,
 	sqlite3_bind_int64(st, 7, (int64_t)m->ino);
 	sqlite3_bind_int64(st, 8, m->size);
 	sqlite3_bind_int64(st, 9, m->mtime_ns);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_err(s, rc, "record commit mark");
+	return db_step_done(s, st, "record commit mark");
 }
 
 int marks_drop(struct store *s, const char *id, const char *holder)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "DELETE FROM codebase_marks"
-		       " WHERE codebase_id = ? AND holder = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "DELETE FROM codebase_marks"
+			  " WHERE codebase_id = ? AND holder = ?",
+			  id, holder, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_err(s, rc, "drop commit marks");
+	return db_step_done(s, st, "drop commit marks");
 }

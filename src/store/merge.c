@@ -22,21 +22,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DIR_OPEN_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
 struct merge {
 	const struct merge_skip *skip;
 	char path[PATH_MAX]; /* of the directory being merged, no '/' ends */
 	int64_t removed_files, removed_bytes;
 	const char **why;
 };
-
-static int fail(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
 
 static int cmp_path(const void *key, const void *elem)
 {
@@ -95,7 +86,7 @@ static int survivors(struct merge *mg, int dfd, bool *any)
 			*any = true;
 		} else if (S_ISDIR(sb.st_mode)) {
 			_cleanup_close_ int sub =
-				openat(dfd, de->d_name, DIR_OPEN_FLAGS);
+				openat(dfd, de->d_name, STORE_DIR_OPEN);
 
 			r = sub < 0 ? -errno : survivors(mg, sub, any);
 		} else {
@@ -120,14 +111,9 @@ static int carry_dir(struct merge *mg, int cur, int stage, const char *name,
 	bool gone = skipped(mg);
 	int r;
 
-	if (mkdirat(stage, name, sb->st_mode & 07777) < 0)
-		return -errno;
-	s = openat(cur, name, DIR_OPEN_FLAGS);
-	d = openat(stage, name, DIR_OPEN_FLAGS);
-	if (s < 0 || d < 0)
-		return -errno;
-	if (fchmod(d, sb->st_mode & 07777) < 0)
-		return -errno;
+	r = tree_mkdir_like(cur, stage, name, sb, &s, &d);
+	if (r < 0)
+		return r;
 	r = merge_dir(mg, s, d);
 	if (r < 0)
 		return r;
@@ -155,22 +141,22 @@ static int merge_entry(struct merge *mg, int cur, int stage, const char *name)
 
 		if (!in_stage)
 			return carry_dir(mg, cur, stage, name, &cs);
-		sub = openat(cur, name, DIR_OPEN_FLAGS);
+		sub = openat(cur, name, STORE_DIR_OPEN);
 		if (sub < 0)
 			return -errno;
 		if (S_ISDIR(ss.st_mode)) {
-			dst = openat(stage, name, DIR_OPEN_FLAGS);
+			dst = openat(stage, name, STORE_DIR_OPEN);
 			return dst < 0 ? -errno : merge_dir(mg, sub, dst);
 		}
 		r = gone ? survivors(mg, sub, &any) : 0;
 		if (r < 0)
 			return r;
-		return gone && !any
-			       ? 0
-			       : fail(mg->why,
-				      "a file would replace a directory that "
-				      "holds other entries",
-				      -EINVAL);
+		return gone && !any ? 0
+				    : store_fail(mg->why,
+						 "a file would replace a "
+						 "directory that "
+						 "holds other entries",
+						 -EINVAL);
 	}
 	if (!S_ISREG(cs.st_mode)) {
 		/* Nothing but files and directories gets into a tree. */
@@ -179,10 +165,11 @@ static int merge_entry(struct merge *mg, int cur, int stage, const char *name)
 	}
 	if (gone || in_stage) {
 		if (!gone && S_ISDIR(ss.st_mode))
-			return fail(mg->why,
-				    "a directory would replace a file of the "
-				    "codebase",
-				    -EINVAL);
+			return store_fail(
+				mg->why,
+				"a directory would replace a file of the "
+				"codebase",
+				-EINVAL);
 		mg->removed_files++;
 		mg->removed_bytes += cs.st_size;
 		return 0;
@@ -190,32 +177,30 @@ static int merge_entry(struct merge *mg, int cur, int stage, const char *name)
 	return linkat(cur, name, stage, name, 0) < 0 ? -errno : 0;
 }
 
+struct merge_level {
+	struct merge *mg;
+	int stage;
+};
+
+static int merge_named(void *ud, int cur, const char *name)
+{
+	const struct merge_level *lv = ud;
+	size_t old;
+	int r;
+
+	r = push_name(lv->mg, name, &old);
+	if (r < 0)
+		return r;
+	r = merge_entry(lv->mg, cur, lv->stage, name);
+	lv->mg->path[old] = '\0';
+	return r;
+}
+
 static int merge_dir(struct merge *mg, int cur, int stage)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	int fd, r;
+	struct merge_level lv = { mg, stage };
 
-	fd = fcntl(cur, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		size_t old;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = push_name(mg, de->d_name, &old);
-		if (r < 0)
-			return r;
-		r = merge_entry(mg, cur, stage, de->d_name);
-		mg->path[old] = '\0';
-		if (r < 0)
-			return r;
-	}
-	return errno ? -errno : 0;
+	return tree_each_entry(cur, merge_named, &lv);
 }
 
 int merge_tree(struct store_stage *st, int64_t cur,
@@ -243,22 +228,19 @@ static int update_row(struct store *s, const char *id, int64_t gen,
 		      int64_t size, int64_t files)
 {
 	sqlite3_stmt *q = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "UPDATE codebases SET gen = ?, size = ?, file_count = ?,"
-		       " updated_at = ? WHERE id = ?",
-		       &q);
+	r = db_prepare_id(s,
+			  "UPDATE codebases SET gen = ?2, size = ?3,"
+			  " file_count = ?4, updated_at = ?5 WHERE id = ?1",
+			  id, NULL, &q);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(q, 1, gen);
-	sqlite3_bind_int64(q, 2, size < 0 ? 0 : size);
-	sqlite3_bind_int64(q, 3, files < 0 ? 0 : files);
-	sqlite3_bind_int64(q, 4, (int64_t)af_now_real_ns());
-	sqlite3_bind_text(q, 5, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : db_err(s, rc, "switch generation");
+	sqlite3_bind_int64(q, 2, gen);
+	sqlite3_bind_int64(q, 3, size < 0 ? 0 : size);
+	sqlite3_bind_int64(q, 4, files < 0 ? 0 : files);
+	sqlite3_bind_int64(q, 5, (int64_t)af_now_real_ns());
+	return db_step_done(s, q, "switch generation");
 }
 
 /* The staged tree as generation cur+1, with more rows written by extra. */

@@ -18,34 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DIR_OPEN_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
-static int for_each_entry(int dfd, int (*fn)(struct store *, int, const char *),
-			  struct store *s)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	struct dirent *de;
-	int fd, r;
-
-	fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		r = fn(s, dfd, de->d_name);
-		if (r < 0)
-			return r;
-	}
-	return errno ? -errno : 0;
-}
-
-static int remove_entry(struct store *s, int dfd, const char *name)
+static int remove_entry(void *ud, int dfd, const char *name)
 {
 	int r = af_rm_rf_at(dfd, name);
 
@@ -59,17 +32,17 @@ static int recover_codebase(struct store *s, const char *id)
 	size_t ntrash = 0;
 	int r;
 
-	dir = openat(s->cb_fd, id, DIR_OPEN_FLAGS);
+	dir = openat(s->cb_fd, id, STORE_DIR_OPEN);
 	if (dir < 0)
 		return -errno;
-	tmp = openat(dir, "tmp", DIR_OPEN_FLAGS);
+	tmp = openat(dir, "tmp", STORE_DIR_OPEN);
 	if (tmp < 0 && errno == ENOENT &&
 	    mkdirat(dir, "tmp", STORE_DIR_MODE) == 0)
-		tmp = openat(dir, "tmp", DIR_OPEN_FLAGS);
+		tmp = openat(dir, "tmp", STORE_DIR_OPEN);
 	if (tmp < 0)
 		return log_errno(-errno, "codebase %s: tmp dir", id);
 	/* No upload is in flight yet: every temp file is a crash's. */
-	r = for_each_entry(tmp, remove_entry, s);
+	r = tree_each_entry(tmp, remove_entry, NULL);
 	if (r < 0)
 		return r;
 	r = gen_retire_unused(s, id, &trash, &ntrash);
@@ -78,8 +51,9 @@ static int recover_codebase(struct store *s, const char *id)
 }
 
 /* A directory in codebases/: a codebase's tree, or a leftover. */
-static int recover_entry(struct store *s, int dfd, const char *name)
+static int recover_entry(void *ud, int dfd, const char *name)
 {
+	struct store *s = ud;
 	int64_t gen;
 	int r;
 
@@ -89,7 +63,7 @@ static int recover_entry(struct store *s, int dfd, const char *name)
 	if (r == -ENOENT) {
 		log_info("removing %s/%s: no such codebase", STORE_CB_DIR,
 			 name);
-		return remove_entry(s, dfd, name);
+		return remove_entry(NULL, dfd, name);
 	}
 	if (r < 0)
 		return r;
@@ -152,14 +126,14 @@ int store_recover(struct store *s)
 	_cleanup_close_ int trash = -1;
 	int r;
 
-	trash = openat(s->cb_fd, STORE_TRASH_DIR, DIR_OPEN_FLAGS);
+	trash = openat(s->cb_fd, STORE_TRASH_DIR, STORE_DIR_OPEN);
 	if (trash < 0)
 		return log_errno(-errno, "%s", STORE_TRASH_DIR);
-	r = for_each_entry(trash, remove_entry, s);
+	r = tree_each_entry(trash, remove_entry, NULL);
 	if (r < 0)
 		return r;
 	r = ensure_trees(s);
 	if (r < 0)
 		return r;
-	return for_each_entry(s->cb_fd, recover_entry, s);
+	return tree_each_entry(s->cb_fd, recover_entry, s);
 }

@@ -29,35 +29,25 @@ static int check_args(const char *id, const char *holder)
 	return r < 0 ? r : check_holder(holder);
 }
 
-static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_err(s, rc, what);
-}
-
 static int ref_insert(struct store *s, const char *id, const char *holder,
 		      const int64_t *gen)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(s,
-		       "INSERT OR IGNORE INTO codebase_refs"
-		       " (codebase_id, holder, gen, created_at)"
-		       " VALUES (?, ?, ?, ?)",
-		       &st);
+	r = db_prepare_id(s,
+			  "INSERT OR IGNORE INTO codebase_refs"
+			  " (codebase_id, holder, gen, created_at)"
+			  " VALUES (?, ?, ?, ?)",
+			  id, holder, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
 	if (gen)
 		sqlite3_bind_int64(st, 3, *gen);
 	else
 		sqlite3_bind_null(st, 3);
 	sqlite3_bind_int64(st, 4, (int64_t)af_now_real_ns());
-	return step_done(s, st, "insert reference");
+	return db_step_done(s, st, "insert reference");
 }
 
 int store_codebase_ref(struct store *s, const char *codebase_id,
@@ -82,15 +72,13 @@ static int unref_locked(struct store *s, const char *id, const char *holder,
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(s,
-		       "DELETE FROM codebase_refs"
-		       " WHERE codebase_id = ? AND holder = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "DELETE FROM codebase_refs"
+			  " WHERE codebase_id = ? AND holder = ?",
+			  id, holder, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
-	r = step_done(s, st, "delete reference");
+	r = db_step_done(s, st, "delete reference");
 	if (r < 0)
 		return r;
 	if (sqlite3_changes(s->db) == 0)
@@ -128,27 +116,21 @@ int refs_pinned_gen(struct store *s, const char *id, const char *holder,
 		    int64_t *gen)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "SELECT gen FROM codebase_refs"
-		       " WHERE codebase_id = ? AND holder = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "SELECT gen FROM codebase_refs"
+			  " WHERE codebase_id = ? AND holder = ?",
+			  id, holder, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, holder, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_NULL)
+	r = db_step_row(s, st, "reference");
+	if (r > 0 && sqlite3_column_type(st, 0) == SQLITE_NULL)
 		r = -ENODATA;
-	else if (rc == SQLITE_ROW)
+	else if (r > 0)
 		*gen = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
-		r = -ENOENT;
-	else
-		r = db_err(s, rc, "reference");
 	sqlite3_finalize(st);
-	return r;
+	return r > 0 ? 0 : r == 0 ? -ENOENT : r;
 }
 
 static int pin(struct store *s, const char *id, const char *holder, int64_t gen)
@@ -156,16 +138,14 @@ static int pin(struct store *s, const char *id, const char *holder, int64_t gen)
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(s,
-		       "UPDATE codebase_refs SET gen = ?"
-		       " WHERE codebase_id = ? AND holder = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "UPDATE codebase_refs SET gen = ?3"
+			  " WHERE codebase_id = ?1 AND holder = ?2",
+			  id, holder, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, gen);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, holder, -1, SQLITE_STATIC);
-	return step_done(s, st, "pin generation");
+	sqlite3_bind_int64(st, 3, gen);
+	return db_step_done(s, st, "pin generation");
 }
 
 static int snapshot_gen(struct store *s, const char *id, const char *holder,

@@ -22,15 +22,7 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 
-#define DIR_OPEN_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-#define COPY_CHUNK     (1 << 20)
-
-static int fail(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
+#define COPY_CHUNK (1 << 20)
 
 static void close_file(struct store_stage *st)
 {
@@ -70,20 +62,16 @@ static void stage_freep(struct store_stage **st)
 /* Under the lock: the codebase exists now (it may go later: see merge). */
 static int open_tmp(struct store_stage *st, const char **why)
 {
-	char rel[AF_ID_MAX + 8];
 	int64_t gen;
 	int r;
 
 	STORE_LOCK_SCOPE(st->s);
 	r = db_cb_gen(st->s, st->cb_id, &gen);
 	if (r < 0)
-		return r == -ENOENT ? fail(why, "no such codebase", r) : r;
-	snprintf(rel, sizeof(rel), "%s/tmp", st->cb_id);
-	st->tmp_dir = tree_open_dir(st->s->cb_fd, rel, NULL);
-	if (st->tmp_dir < 0)
-		return log_errno(st->tmp_dir, "codebase %s: tmp dir",
-				 st->cb_id);
-	return 0;
+		return r == -ENOENT ? store_fail(why, "no such codebase", r)
+				    : r;
+	st->tmp_dir = store_tmp_open(st->s, st->cb_id);
+	return st->tmp_dir < 0 ? st->tmp_dir : 0;
 }
 
 int store_stage_begin(struct store *s, const char *codebase_id,
@@ -112,7 +100,7 @@ int store_stage_begin(struct store *s, const char *codebase_id,
 		st->name[0] = '\0';
 		return log_errno(r, "codebase %s: staging dir", codebase_id);
 	}
-	st->root = openat(st->tmp_dir, st->name, DIR_OPEN_FLAGS);
+	st->root = openat(st->tmp_dir, st->name, STORE_DIR_OPEN);
 	if (st->root < 0)
 		return -errno;
 	/* Becomes a generation's root, which is a sandbox's /workspace. */
@@ -142,13 +130,14 @@ static int mkdir_one(struct store_stage *st, int dfd, const char *name)
 
 static int open_dir(int dfd, const char *name, const char **why)
 {
-	int fd = openat(dfd, name, DIR_OPEN_FLAGS);
+	int fd = openat(dfd, name, STORE_DIR_OPEN);
 
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOTDIR || errno == ELOOP)
-		return fail(why, "a parent of the path is a file in the upload",
-			    -EINVAL);
+		return store_fail(
+			why, "a parent of the path is a file in the upload",
+			-EINVAL);
 	return -errno;
 }
 
@@ -173,7 +162,7 @@ static int parent_dir(struct store_stage *st, const char *dir, size_t len,
 		int next, r;
 
 		if (n == 0 || n > NAME_MAX)
-			return fail(why, "bad path component", -EINVAL);
+			return store_fail(why, "bad path component", -EINVAL);
 		memcpy(name, p, n);
 		name[n] = '\0';
 		r = mkdir_one(st, cur, name);
@@ -219,7 +208,8 @@ int store_stage_mkdir(struct store_stage *st, const char *path,
 	int r;
 
 	if (st->fd >= 0)
-		return fail(why, "a file is still being written", -EINVAL);
+		return store_fail(why, "a file is still being written",
+				  -EINVAL);
 	r = af_path_normalize(path, path ? strlen(path) : 0, rel, sizeof(rel),
 			      why);
 	if (r == 0)
@@ -235,18 +225,18 @@ static int check_sizes(struct store_stage *st, int64_t size, const char **why)
 	const struct store *s = st->s;
 
 	if (size < 0)
-		return fail(why, "size is negative", -EINVAL);
+		return store_fail(why, "size is negative", -EINVAL);
 	if (s->max_file_size && (uint64_t)size > s->max_file_size)
-		return fail(why,
-			    "file is larger than the server's file size "
-			    "limit",
-			    -EFBIG);
+		return store_fail(why,
+				  "file is larger than the server's file size "
+				  "limit",
+				  -EFBIG);
 	if (s->max_archive_size &&
 	    (uint64_t)(st->bytes + size) > s->max_archive_size)
-		return fail(why,
-			    "the upload is larger than the server's "
-			    "upload size limit",
-			    -EDQUOT);
+		return store_fail(why,
+				  "the upload is larger than the server's "
+				  "upload size limit",
+				  -EDQUOT);
 	return count_entry(st);
 }
 
@@ -258,7 +248,8 @@ int store_stage_file_begin(struct store_stage *st, const char *path,
 	int dfd, r;
 
 	if (st->fd >= 0)
-		return fail(why, "the previous file is incomplete", -EINVAL);
+		return store_fail(why, "the previous file is incomplete",
+				  -EINVAL);
 	r = af_path_normalize(path, path ? strlen(path) : 0, st->path,
 			      sizeof(st->path), why);
 	if (r == 0)
@@ -274,10 +265,10 @@ int store_stage_file_begin(struct store_stage *st, const char *path,
 			STORE_FILE_MODE);
 	if (st->fd < 0)
 		return errno == EEXIST
-			       ? fail(why,
-				      "path is in the upload twice (as a "
-				      "file or a directory)",
-				      -EINVAL)
+			       ? store_fail(why,
+					    "path is in the upload twice (as a "
+					    "file or a directory)",
+					    -EINVAL)
 			       : log_errno(-errno, "staging %s", st->path);
 	st->mode = store_file_mode(mode);
 	st->size = size;
@@ -319,16 +310,18 @@ int store_stage_file_end(struct store_stage *st,
 	int r = st->err;
 
 	if (st->fd < 0)
-		return fail(why, "no file is being written", -EINVAL);
+		return store_fail(why, "no file is being written", -EINVAL);
 	if (!r && st->written != st->size)
-		r = fail(why, "the file ended before its size", -EINVAL);
+		r = store_fail(why, "the file ended before its size", -EINVAL);
 	if (!r && EVP_DigestFinal_ex(st->md, digest, &dlen) != 1)
 		r = log_errno(-EIO, "SHA-256 final");
 	close_file(st);
 	if (r < 0)
-		return r == -EFBIG ? fail(why, "more data than the file's size",
-					  -EINVAL)
-				   : r;
+		return r == -EFBIG
+			       ? store_fail(why,
+					    "more data than the file's size",
+					    -EINVAL)
+			       : r;
 	if (res) {
 		res->size = st->written;
 		af_hex(digest, dlen, res->checksum);
@@ -365,7 +358,7 @@ int store_stage_copy(struct store_stage *st, const char *path, int src,
 	if (fstat(src, &sb) < 0)
 		return -errno;
 	if (!S_ISREG(sb.st_mode))
-		return fail(why, "not a regular file", -EINVAL);
+		return store_fail(why, "not a regular file", -EINVAL);
 	r = store_stage_file_begin(st, path, sb.st_mode, sb.st_size, why);
 	if (r < 0)
 		return r;
@@ -376,9 +369,9 @@ int store_stage_copy(struct store_stage *st, const char *path, int src,
 	st->size = st->written;
 	close_file(st);
 	if (r == -EFBIG)
-		return fail(why,
-			    "file is larger than the server's file size "
-			    "limit",
-			    r);
+		return store_fail(why,
+				  "file is larger than the server's file size "
+				  "limit",
+				  r);
 	return r;
 }

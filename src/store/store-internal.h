@@ -15,6 +15,7 @@
 #ifndef AGENTFENSE_STORE_INTERNAL_H
 #define AGENTFENSE_STORE_INTERNAL_H
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -27,6 +28,8 @@
 #define STORE_DB_NAME	"agentfense.db"
 #define STORE_DIR_MODE	0755
 #define STORE_FILE_MODE 0644
+/* Every directory of the store is opened so: never through a symlink. */
+#define STORE_DIR_OPEN (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 struct store {
 	pthread_mutex_t lock;
@@ -49,6 +52,13 @@ int db_open(struct store *s);
 int db_err(struct store *s, int rc, const char *what);
 int db_exec(struct store *s, const char *sql);
 int db_prepare(struct store *s, const char *sql, sqlite3_stmt **st);
+/* A statement keyed by ?1 = codebase id and, unless NULL, ?2 = holder. */
+int db_prepare_id(struct store *s, const char *sql, const char *id,
+		  const char *holder, sqlite3_stmt **st);
+/* Step a statement that returns no rows, and finalize it. */
+int db_step_done(struct store *s, sqlite3_stmt *st, const char *what);
+/* Step a query for its one row: 1 with it, 0 without (not finalized). */
+int db_step_row(struct store *s, sqlite3_stmt *st, const char *what);
 int db_begin(struct store *s);
 int db_commit(struct store *s);
 void db_rollback(struct store *s);
@@ -57,6 +67,16 @@ int db_gen_pinned(struct store *s, const char *id, int64_t gen, bool *pinned);
 int db_cb_totals(struct store *s, const char *id, int64_t *size,
 		 int64_t *files);
 
+struct stat;
+
+/* Set *why (when asked for) to a static reason; returns err. */
+static inline int store_fail(const char **why, const char *reason, int err)
+{
+	if (why)
+		*why = reason;
+	return err;
+}
+
 /* tree.c: walks confined to a tree, refusing symlinks on every component. */
 int tree_walk_parent(int rootfd, const char *rel, bool create, int *parent,
 		     const char **base, const char **why);
@@ -64,10 +84,24 @@ int tree_open_dir(int rootfd, const char *rel, const char **why);
 int tree_check_target(int rootfd, const char *rel, const char **why);
 int tree_install(int rootfd, const char *rel, int tmpdir, const char *tmpname,
 		 int64_t *old, const char **why);
+/*
+ * fn(ud, dfd, name) for each entry of the directory dfd but "." and "..":
+ * a negative return stops with that error, a positive one stops with 0.
+ */
+typedef int (*tree_entry_fn)(void *ud, int dfd, const char *name);
+int tree_each_entry(int dfd, tree_entry_fn fn, void *ud);
+/*
+ * mkdir name in dst with the mode of src's entry st, and open both: *from
+ * (in src) and *to (in dst), closed by the caller even on failure.
+ */
+int tree_mkdir_like(int src, int dst, const char *name, const struct stat *st,
+		    int *from, int *to);
 
 /* gen.c: generations of a codebase's tree; callers hold s->lock. */
 int gen_open(struct store *s, const char *id, int64_t gen);
 int gen_open_current(struct store *s, const char *id, int *fd);
+/* The codebase's upload temp dir (<id>/tmp); failures are logged. */
+int store_tmp_open(struct store *s, const char *id);
 int gen_clone(struct store *s, const char *id, int64_t from);
 int gen_retire_unused(struct store *s, const char *id, char ***trash,
 		      size_t *ntrash);

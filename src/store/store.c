@@ -21,8 +21,7 @@ static int open_cb_root(struct store *s)
 {
 	int fd;
 
-	fd = openat(AT_FDCWD, s->state_dir,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(AT_FDCWD, s->state_dir, STORE_DIR_OPEN);
 	if (fd < 0)
 		return log_errno(-errno, "state dir %s", s->state_dir);
 	if (mkdirat(fd, STORE_CB_DIR, STORE_CB_ROOT_MODE) < 0 &&
@@ -32,8 +31,7 @@ static int open_cb_root(struct store *s)
 		close(fd);
 		return log_errno(r, "%s/%s", s->state_dir, STORE_CB_DIR);
 	}
-	s->cb_fd = openat(fd, STORE_CB_DIR,
-			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	s->cb_fd = openat(fd, STORE_CB_DIR, STORE_DIR_OPEN);
 	close(fd);
 	if (s->cb_fd < 0)
 		return log_errno(-errno, "%s/%s", s->state_dir, STORE_CB_DIR);

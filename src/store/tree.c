@@ -17,16 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DIR_OPEN_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
-static int fail(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
-
-/* Why openat(dfd, name, DIR_OPEN_FLAGS) failed with err, for the caller. */
+/* Why openat(dfd, name, STORE_DIR_OPEN) failed with err, for the caller. */
 static int explain_dir_error(int dfd, const char *name, int err,
 			     const char **why)
 {
@@ -34,24 +25,26 @@ static int explain_dir_error(int dfd, const char *name, int err,
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT
-			       ? fail(why, "a parent directory is missing",
-				      -ENOENT)
+			       ? store_fail(why,
+					    "a parent directory is missing",
+					    -ENOENT)
 			       : -errno;
 	if (S_ISLNK(st.st_mode))
-		return fail(why, "path crosses a symbolic link", -EINVAL);
+		return store_fail(why, "path crosses a symbolic link", -EINVAL);
 	if (!S_ISDIR(st.st_mode))
-		return fail(why, "a parent of the path is a file", -EINVAL);
+		return store_fail(why, "a parent of the path is a file",
+				  -EINVAL);
 	return err;
 }
 
 static int open_subdir(int dfd, const char *name, bool create, const char **why)
 {
-	int fd = openat(dfd, name, DIR_OPEN_FLAGS);
+	int fd = openat(dfd, name, STORE_DIR_OPEN);
 
 	if (fd < 0 && errno == ENOENT && create) {
 		if (mkdirat(dfd, name, STORE_DIR_MODE) < 0 && errno != EEXIST)
 			return -errno;
-		fd = openat(dfd, name, DIR_OPEN_FLAGS);
+		fd = openat(dfd, name, STORE_DIR_OPEN);
 		/* Not the daemon's umask: sandboxes traverse these. */
 		if (fd >= 0 && fchmod(fd, STORE_DIR_MODE) < 0) {
 			close(fd);
@@ -83,7 +76,7 @@ int tree_walk_parent(int rootfd, const char *rel, bool create, int *parent,
 
 		/* Normalised paths have no empty or over-long components. */
 		if (len == 0 || len > NAME_MAX)
-			return fail(why, "bad path component", -EINVAL);
+			return store_fail(why, "bad path component", -EINVAL);
 		memcpy(name, p, len);
 		name[len] = '\0';
 		next = open_subdir(cur, name, create, why);
@@ -111,6 +104,44 @@ int tree_open_dir(int rootfd, const char *rel, const char **why)
 	return open_subdir(parent, base, false, why);
 }
 
+int tree_each_entry(int dfd, tree_entry_fn fn, void *ud)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd, r;
+
+	fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		r = fn(ud, dfd, de->d_name);
+		if (r)
+			return r < 0 ? r : 0;
+	}
+	return errno ? -errno : 0;
+}
+
+int tree_mkdir_like(int src, int dst, const char *name, const struct stat *st,
+		    int *from, int *to)
+{
+	if (mkdirat(dst, name, st->st_mode & 07777) < 0)
+		return -errno;
+	*from = openat(src, name, STORE_DIR_OPEN);
+	*to = openat(dst, name, STORE_DIR_OPEN);
+	if (*from < 0 || *to < 0)
+		return -errno;
+	if (fchmod(*to, st->st_mode & 07777) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * What an upload may replace: a regular file (*old set to its size), or
  * nothing yet (*old = -1).
@@ -124,11 +155,12 @@ static int check_entry(int parent, const char *base, int64_t *old,
 	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (S_ISDIR(st.st_mode))
-		return fail(why, "path names an existing directory", -EINVAL);
+		return store_fail(why, "path names an existing directory",
+				  -EINVAL);
 	if (S_ISLNK(st.st_mode))
-		return fail(why, "path is a symbolic link", -EINVAL);
+		return store_fail(why, "path is a symbolic link", -EINVAL);
 	if (!S_ISREG(st.st_mode))
-		return fail(why, "path names a special file", -EINVAL);
+		return store_fail(why, "path names a special file", -EINVAL);
 	*old = st.st_size;
 	return 0;
 }
@@ -182,17 +214,18 @@ static int open_regular(int parent, const char *base, int *out,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ELOOP)
-			return fail(why, "path is a symbolic link", -EINVAL);
+			return store_fail(why, "path is a symbolic link",
+					  -EINVAL);
 		if (errno == ENOENT)
-			return fail(why, "no such file", -ENOENT);
+			return store_fail(why, "no such file", -ENOENT);
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISDIR(st.st_mode))
-		return fail(why, "path is a directory", -EISDIR);
+		return store_fail(why, "path is a directory", -EISDIR);
 	if (!S_ISREG(st.st_mode))
-		return fail(why, "path names a special file", -EINVAL);
+		return store_fail(why, "path names a special file", -EINVAL);
 	if (fcntl(fd, F_SETFL, 0) < 0)
 		return -errno;
 	*out = TAKE_FD(fd);
@@ -218,7 +251,8 @@ int store_file_open(struct store *s, const char *codebase_id, const char *path,
 	STORE_LOCK_SCOPE(s);
 	r = gen_open_current(s, codebase_id, &gen);
 	if (r < 0)
-		return r == -ENOENT ? fail(why, "no such codebase", r) : r;
+		return r == -ENOENT ? store_fail(why, "no such codebase", r)
+				    : r;
 	r = tree_walk_parent(gen, rel, false, &parent, &base, why);
 	if (r < 0)
 		return r;

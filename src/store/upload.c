@@ -33,13 +33,6 @@ struct store_upload {
 	int err; /* sticky: a failed write fails the commit */
 };
 
-static int fail(const char **why, const char *reason, int err)
-{
-	if (why)
-		*why = reason;
-	return err;
-}
-
 void store_upload_set_mode(struct store_upload *u, uint32_t mode)
 {
 	/* Before the rename: an installed file may be a hard link shared
@@ -73,10 +66,11 @@ static void upload_freep(struct store_upload **u)
 static int check_size(struct store *s, int64_t total, const char **why)
 {
 	if (total < 0)
-		return fail(why, "total_size is negative", -EINVAL);
+		return store_fail(why, "total_size is negative", -EINVAL);
 	if (s->max_file_size && (uint64_t)total > s->max_file_size)
-		return fail(why, "file is larger than the store's size limit",
-			    -EFBIG);
+		return store_fail(why,
+				  "file is larger than the store's size limit",
+				  -EFBIG);
 	return 0;
 }
 
@@ -84,21 +78,18 @@ static int check_size(struct store *s, int64_t total, const char **why)
 static int open_tmp_dir(struct store_upload *u, const char **why)
 {
 	_cleanup_close_ int gen = -1;
-	char rel[AF_ID_MAX + 8];
 	int r;
 
 	STORE_LOCK_SCOPE(u->s);
 	r = gen_open_current(u->s, u->cb_id, &gen);
 	if (r < 0)
-		return r == -ENOENT ? fail(why, "no such codebase", r) : r;
+		return r == -ENOENT ? store_fail(why, "no such codebase", r)
+				    : r;
 	r = tree_check_target(gen, u->path, why);
 	if (r < 0)
 		return r;
-	snprintf(rel, sizeof(rel), "%s/tmp", u->cb_id);
-	u->tmp_dir = tree_open_dir(u->s->cb_fd, rel, NULL);
-	if (u->tmp_dir < 0)
-		return log_errno(u->tmp_dir, "codebase %s: tmp dir", u->cb_id);
-	return 0;
+	u->tmp_dir = store_tmp_open(u->s, u->cb_id);
+	return u->tmp_dir < 0 ? u->tmp_dir : 0;
 }
 
 static int open_tmp_file(struct store_upload *u)
@@ -192,7 +183,8 @@ static int install_locked(struct store_upload *u, int64_t *old,
 
 	r = db_cb_gen(s, u->cb_id, &cur);
 	if (r < 0)
-		return r == -ENOENT ? fail(why, "codebase was deleted", r) : r;
+		return r == -ENOENT ? store_fail(why, "codebase was deleted", r)
+				    : r;
 	gen = gen_open(s, u->cb_id, cur);
 	if (gen < 0)
 		return log_errno(gen, "codebase %s: generation %" PRId64,
@@ -225,22 +217,19 @@ static int account(struct store_upload *u, int64_t old)
 {
 	struct store *s = u->s;
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r;
 
-	r = db_prepare(s,
-		       "UPDATE codebases SET size = size + ?,"
-		       " file_count = file_count + ?, updated_at = ?"
-		       " WHERE id = ?",
-		       &st);
+	r = db_prepare_id(s,
+			  "UPDATE codebases SET size = size + ?2,"
+			  " file_count = file_count + ?3, updated_at = ?4"
+			  " WHERE id = ?1",
+			  u->cb_id, NULL, &st);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, u->written - (old > 0 ? old : 0));
-	sqlite3_bind_int(st, 2, old < 0 ? 1 : 0);
-	sqlite3_bind_int64(st, 3, (int64_t)af_now_real_ns());
-	sqlite3_bind_text(st, 4, u->cb_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_err(s, rc, "codebase size");
+	sqlite3_bind_int64(st, 2, u->written - (old > 0 ? old : 0));
+	sqlite3_bind_int(st, 3, old < 0 ? 1 : 0);
+	sqlite3_bind_int64(st, 4, (int64_t)af_now_real_ns());
+	return db_step_done(s, st, "codebase size");
 }
 
 static int commit_locked(struct store_upload *u, const char **why)
@@ -265,13 +254,13 @@ int store_upload_commit(struct store_upload *u, struct store_upload_result *res,
 	int r;
 
 	if (u->err)
-		return fail(why,
-			    u->err == -EFBIG ? "upload is too large"
-					     : "upload failed earlier",
-			    u->err);
+		return store_fail(why,
+				  u->err == -EFBIG ? "upload is too large"
+						   : "upload failed earlier",
+				  u->err);
 	if (u->announced && u->written != u->announced)
-		return fail(why, "upload ended before total_size bytes",
-			    -EINVAL);
+		return store_fail(why, "upload ended before total_size bytes",
+				  -EINVAL);
 	if (EVP_DigestFinal_ex(u->md, digest, &dlen) != 1)
 		return log_errno(-EIO, "SHA-256 final");
 	/*

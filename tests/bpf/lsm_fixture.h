@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <bpf/libbpf.h>
 
 #include "agentfense/policy.h"
 #include "agentfense/util.h"
@@ -59,6 +62,36 @@ static bool __attribute__((unused)) fx_verbose;
 	})
 #define ASSERT_OK(got, label)	 ASSERT_EQ(got, 0, label)
 #define ASSERT_TRUE(cond, label) FX_CHECK(cond, label, "%s", #cond)
+
+/* libbpf's debug lines are noise here; its warnings and errors are not. */
+static int __attribute__((unused))
+fx_print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
+}
+
+/*
+ * A host test's start: -v prints the passes too. False, with SKIP and
+ * why printed, when not root.
+ */
+static inline bool fx_start(int argc, char **argv, const char *why)
+{
+	fx_verbose = argc > 1 && !strcmp(argv[1], "-v");
+	if (geteuid() != 0) {
+		printf("SKIP: %s\n", why);
+		return false;
+	}
+	libbpf_set_print(fx_print_libbpf);
+	return true;
+}
+
+/* A test's summary line and exit status. */
+static inline int fx_summary(void)
+{
+	printf("%s: %d passed, %d failed\n", fx_failures ? "FAIL" : "PASS",
+	       fx_passes, fx_failures);
+	return fx_failures ? 1 : 0;
+}
 
 enum { FX_NONE, FX_VIEW, FX_READ, FX_WRITE, FX_LEVELS };
 static const char *const __attribute__((unused))
@@ -133,13 +166,28 @@ fx_want_create[FX_LEVELS] = { EACCES, EACCES, EACCES, 0 };
 /* Files are tiny scripts so that exec can be tried on them. */
 #define FX_SCRIPT "#!/bin/sh\nexit 0\n"
 
+/* A new file at path holding FX_SCRIPT. */
+static inline int fx_write_script(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, FX_SCRIPT, strlen(FX_SCRIPT)) < 0) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
 static inline int fx_make_tree(const char *root)
 {
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(fx_tree) / sizeof(fx_tree[0]); i++) {
 		size_t n = strlen(fx_tree[i]);
-		int fd;
+		int r;
 
 		if (FX_PATHF(path, "%s%s", root, fx_tree[i]) < 0)
 			return -ENAMETOOLONG;
@@ -148,14 +196,9 @@ static inline int fx_make_tree(const char *root)
 				return -errno;
 			continue;
 		}
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-		if (fd < 0)
-			return -errno;
-		if (write(fd, FX_SCRIPT, strlen(FX_SCRIPT)) < 0) {
-			close(fd);
-			return -errno;
-		}
-		close(fd);
+		r = fx_write_script(path);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

@@ -6,43 +6,14 @@
  * sandbox. The hooks' decisions run with BPF_PROG_TEST_RUN on the fixture's
  * overlay workspace, as in test_lsm_hooks.c.
  */
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/enforce/bpf_lsm_internal.h"
 #include "agentfense/cleanup.h"
-#include "audit_event.h"
-#include "lsm_fixture.h"
-#include "lsm_test.h"
-#include "lsm_test.skel.h"
-
-struct env {
-	struct lsm_test *skel;
-	struct lsm_maps maps;
-	struct ring_buffer *rb;
-	struct fx_ws ws;
-	struct fx_cg cg;
-	struct af_matcher *m;
-	struct af_audit_event last;
-	int events;
-};
-
-static struct env E;
-
-static int on_event(void *ctx, void *data, size_t len)
-{
-	if (len >= sizeof(E.last)) {
-		memcpy(&E.last, data, sizeof(E.last));
-		E.events++;
-	}
-	return 0;
-}
+#include "lsm_env.h"
 
 /* One hook's decision on rel opened with flags: its errno (0: allowed). */
 static int on_path(struct bpf_program *prog, const char *rel, int flags,
@@ -150,67 +121,16 @@ static void test_drops_counted(void)
 	ASSERT_EQ(E.events + (int)mine, n, "delivered + lost = all");
 }
 
-static int setup(void)
-{
-	char err[256];
-	int r;
-
-	if ((r = fx_ws_setup(&E.ws)) < 0)
-		return printf("FAIL overlay workspace: %s\n", strerror(-r)), r;
-	if ((r = fx_cg_setup(&E.cg, "af-lsm-audit-test")) < 0 ||
-	    (r = fx_cg_join(E.cg.exec)) < 0)
-		return printf("FAIL sandbox cgroup: %s\n", strerror(-r)), r;
-	E.skel = lsm_test__open();
-	if (!E.skel)
-		return printf("FAIL open lsm_test: %s\n", strerror(errno)), -1;
-	E.skel->rodata->sandbox_cg_level = 2;
-	if ((r = lsm_test__load(E.skel)) < 0)
-		return printf("FAIL load lsm_test: %s\n", strerror(-r)), r;
-	E.maps.sandboxes = bpf_map__fd(E.skel->maps.af_sandboxes);
-	E.maps.policies = bpf_map__fd(E.skel->maps.af_policies);
-	E.rb = ring_buffer__new(bpf_map__fd(E.skel->maps.audit_events),
-				on_event, NULL, NULL);
-	E.m = fx_matcher();
-	if (!E.rb || !E.m)
-		return -1;
-	if ((r = lsm_maps_install(&E.maps, E.cg.id, E.m, err, sizeof(err))) < 0)
-		return printf("FAIL install: %s\n", err), r;
-	if ((r = lsm_maps_set_workspace(&E.maps, E.cg.id, E.ws.dev)) < 0)
-		return printf("FAIL set workspace: %s\n", strerror(-r)), r;
-	return 0;
-}
-
-static void teardown(void)
-{
-	ring_buffer__free(E.rb);
-	lsm_test__destroy(E.skel);
-	af_matcher_free(E.m);
-	fx_cg_teardown(&E.cg);
-	fx_ws_teardown(&E.ws);
-}
-
-static int print_libbpf(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-}
-
 int main(int argc, char **argv)
 {
-	fx_verbose = argc > 1 && !strcmp(argv[1], "-v");
-	if (geteuid() != 0) {
-		printf("SKIP: loading BPF programs and mounting need root\n");
+	if (!fx_start(argc, argv, "loading BPF programs and mounting need root"))
 		return 0;
-	}
-	libbpf_set_print(print_libbpf);
-	if (setup() == 0) {
+	if (fx_env_setup("af-lsm-audit-test") == 0 && fx_env_install() == 0) {
 		test_modes();
 		test_drops_counted();
 	} else {
 		fx_failures++;
 	}
-	teardown();
-	printf("%s: %d passed, %d failed\n", fx_failures ? "FAIL" : "PASS",
-	       fx_passes, fx_failures);
-	return fx_failures ? 1 : 0;
+	fx_env_teardown();
+	return fx_summary();
 }

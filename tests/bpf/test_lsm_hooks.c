@@ -9,44 +9,14 @@
  * overlay, with the errno and the audit event checked.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
-#include "../../src/enforce/bpf_lsm_internal.h"
 #include "agentfense/cleanup.h"
-#include "audit_event.h"
-#include "lsm_fixture.h"
-#include "lsm_test.h"
-#include "lsm_test.skel.h"
+#include "lsm_env.h"
 
 #define FIONREAD_CMD 0x541b
-
-struct env {
-	struct lsm_test *skel;
-	struct lsm_maps maps;
-	struct ring_buffer *rb;
-	struct fx_ws ws;
-	struct fx_cg cg;
-	struct af_matcher *m;
-	struct af_audit_event last; /* the last audit event seen */
-	int events;
-};
-
-static struct env E;
-
-static int on_event(void *ctx, void *data, size_t len)
-{
-	if (len >= sizeof(E.last)) {
-		memcpy(&E.last, data, sizeof(E.last));
-		E.events++;
-	}
-	return 0;
-}
 
 static int fd_of(const char *rel, int flags)
 {
@@ -412,62 +382,20 @@ static void test_kernel_dev(void)
 		  "minor beyond the kernel's 20 bits");
 }
 
-static int setup(void)
-{
-	char err[256];
-	int r;
-
-	if ((r = fx_ws_setup(&E.ws)) < 0)
-		return printf("FAIL overlay workspace: %s\n", strerror(-r)), r;
-	if ((r = fx_cg_setup(&E.cg, "af-lsm-test")) < 0 ||
-	    (r = fx_cg_join(E.cg.exec)) < 0)
-		return printf("FAIL sandbox cgroup: %s\n", strerror(-r)), r;
-	E.skel = lsm_test__open();
-	if (!E.skel)
-		return printf("FAIL open lsm_test: %s\n", strerror(errno)), -1;
-	E.skel->rodata->sandbox_cg_level = 2;
-	if ((r = lsm_test__load(E.skel)) < 0)
-		return printf("FAIL load lsm_test: %s\n", strerror(-r)), r;
-	E.maps.sandboxes = bpf_map__fd(E.skel->maps.af_sandboxes);
-	E.maps.policies = bpf_map__fd(E.skel->maps.af_policies);
-	E.rb = ring_buffer__new(bpf_map__fd(E.skel->maps.audit_events),
-				on_event, NULL, NULL);
-	E.m = fx_matcher();
-	if (!E.rb || !E.m)
-		return -1;
-	if ((r = make_stand_ins()) < 0)
-		return printf("FAIL stand-ins: %s\n", strerror(-r)), r;
-	if ((r = lsm_maps_install(&E.maps, E.cg.id, E.m, err, sizeof(err))) < 0)
-		return printf("FAIL install: %s\n", err), r;
-	if ((r = lsm_maps_set_workspace(&E.maps, E.cg.id, E.ws.dev)) < 0)
-		return printf("FAIL set workspace: %s\n", strerror(-r)), r;
-	return 0;
-}
-
-static void teardown(void)
-{
-	ring_buffer__free(E.rb);
-	lsm_test__destroy(E.skel);
-	af_matcher_free(E.m);
-	fx_cg_teardown(&E.cg);
-	fx_ws_teardown(&E.ws);
-}
-
-static int print_libbpf(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
-}
-
 int main(int argc, char **argv)
 {
-	fx_verbose = argc > 1 && !strcmp(argv[1], "-v");
-	if (geteuid() != 0) {
-		printf("SKIP: loading BPF programs and mounting need root\n");
+	int r = -1;
+
+	if (!fx_start(argc, argv, "loading BPF programs and mounting need root"))
 		return 0;
+	if (fx_env_setup("af-lsm-test") == 0) {
+		r = make_stand_ins();
+		if (r < 0)
+			printf("FAIL stand-ins: %s\n", strerror(-r));
+		else
+			r = fx_env_install();
 	}
-	libbpf_set_print(print_libbpf);
-	if (setup() == 0) {
+	if (r == 0) {
 		test_existing();
 		test_mappings();
 		test_new_entries();
@@ -480,8 +408,6 @@ int main(int argc, char **argv)
 	} else {
 		fx_failures++;
 	}
-	teardown();
-	printf("%s: %d passed, %d failed\n", fx_failures ? "FAIL" : "PASS",
-	       fx_passes, fx_failures);
-	return fx_failures ? 1 : 0;
+	fx_env_teardown();
+	return fx_summary();
 }

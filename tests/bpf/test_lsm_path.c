@@ -9,31 +9,12 @@
  * fails closed: EACCES and an "unresolved" audit event.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <sys/mman.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
-#include "../../src/enforce/bpf_lsm_internal.h"
 #include "agentfense/cleanup.h"
-#include "audit_event.h"
-#include "lsm_fixture.h"
-#include "lsm_test.h"
-#include "lsm_test.skel.h"
+#include "lsm_env.h"
 
-struct env {
-	struct lsm_test *skel;
-	struct af_lsm_test_out *out; /* mmap of test_out */
-	struct fx_ws ws;
-	struct fx_cg cg;
-	struct af_matcher *m;
-	struct ring_buffer *rb;
-	struct af_audit_event last;
-	int events;
-};
-
-static struct env E;
+static struct af_lsm_test_out *out; /* mmap of test_out */
 static char label[256];
 #define LABEL(...) (snprintf(label, sizeof(label), __VA_ARGS__), label)
 
@@ -50,7 +31,7 @@ static const char *walk(int fd, int *ret)
 	*ret = r < 0 || opts.retval ? -EIO : a.ret;
 	buf[0] = '\0';
 	if (*ret >= 0 && a.len <= AF_PM_PATH_MAX) {
-		memcpy(buf, E.out->path, a.len);
+		memcpy(buf, out->path, a.len);
 		buf[a.len] = '\0';
 	}
 	return buf;
@@ -186,15 +167,6 @@ static void test_routes(void)
 	close(fd);
 }
 
-static int on_event(void *ctx, void *data, size_t len)
-{
-	if (len >= sizeof(E.last)) {
-		memcpy(&E.last, data, sizeof(E.last));
-		E.events++;
-	}
-	return 0;
-}
-
 /* A path the walk cannot finish is refused, not guessed. */
 static void test_fail_closed(void)
 {
@@ -242,52 +214,26 @@ static void test_fail_closed(void)
 
 static int setup(void)
 {
-	int r;
+	int r = fx_env_setup("af-lsm-path");
 
-	if ((r = fx_ws_setup(&E.ws)) < 0)
-		return printf("FAIL overlay workspace: %s\n", strerror(-r)), r;
-	if ((r = fx_cg_setup(&E.cg, "af-lsm-path")) < 0 ||
-	    (r = fx_cg_join(E.cg.exec)) < 0)
-		return printf("FAIL sandbox cgroup: %s\n", strerror(-r)), r;
-	E.skel = lsm_test__open();
-	if (!E.skel)
-		return -1;
-	E.skel->rodata->sandbox_cg_level = 2;
-	if ((r = lsm_test__load(E.skel)) < 0)
-		return printf("FAIL load lsm_test: %s\n", strerror(-r)), r;
-	E.out = mmap(NULL, sizeof(*E.out), PROT_READ, MAP_SHARED,
-		     bpf_map__fd(E.skel->maps.test_out), 0);
-	E.rb = ring_buffer__new(bpf_map__fd(E.skel->maps.audit_events),
-				on_event, NULL, NULL);
-	E.m = fx_matcher();
-	return E.out != MAP_FAILED && E.rb && E.m ? 0 : -1;
+	if (r < 0)
+		return r;
+	out = mmap(NULL, sizeof(*out), PROT_READ, MAP_SHARED,
+		   bpf_map__fd(E.skel->maps.test_out), 0);
+	return out != MAP_FAILED ? 0 : -1;
 }
 
 static void teardown(void)
 {
-	if (E.out && E.out != MAP_FAILED)
-		munmap(E.out, sizeof(*E.out));
-	ring_buffer__free(E.rb);
-	lsm_test__destroy(E.skel);
-	af_matcher_free(E.m);
-	fx_cg_teardown(&E.cg);
-	fx_ws_teardown(&E.ws);
-}
-
-static int print_libbpf(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
-{
-	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
+	if (out && out != MAP_FAILED)
+		munmap(out, sizeof(*out));
+	fx_env_teardown();
 }
 
 int main(int argc, char **argv)
 {
-	fx_verbose = argc > 1 && !strcmp(argv[1], "-v");
-	if (geteuid() != 0) {
-		printf("SKIP: loading BPF programs and mounting need root\n");
+	if (!fx_start(argc, argv, "loading BPF programs and mounting need root"))
 		return 0;
-	}
-	libbpf_set_print(print_libbpf);
 	if (setup() == 0) {
 		test_simple();
 		test_long_name();
@@ -298,7 +244,5 @@ int main(int argc, char **argv)
 		fx_failures++;
 	}
 	teardown();
-	printf("%s: %d passed, %d failed\n", fx_failures ? "FAIL" : "PASS",
-	       fx_passes, fx_failures);
-	return fx_failures ? 1 : 0;
+	return fx_summary();
 }

@@ -1,20 +1,33 @@
 """Helpers of the end-to-end suite: running agentfensed, and finding what a
-sandbox or a daemon left behind (processes, cgroups, mounts, directories)."""
+sandbox or a daemon left behind (processes, cgroups, mounts, directories).
+
+Importing it puts this checkout's SDK first on sys.path (its stubs generated
+if missing): import it before agentfense.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
-import grpc
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SDK = ROOT / "sdk" / "python"
+if not (SDK / "agentfense" / "_proto" / "sandbox" / "v1" / "sandbox_pb2.py").exists():
+    subprocess.run([sys.executable, str(SDK / "gen_proto.py")], check=True)
+sys.path.insert(0, str(SDK))
 
-from agentfense._proto.sandbox.v1 import server_pb2, server_pb2_grpc
+import grpc  # noqa: E402
+
+from agentfense._proto.sandbox.v1 import server_pb2, server_pb2_grpc  # noqa: E402
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 READY_TIMEOUT = 30.0
@@ -79,6 +92,36 @@ class Daemon:
                                          stdout=log, stderr=log, env=env,
                                          start_new_session=True)
         self._wait_ready()
+
+    def start_or_remove(self) -> "Daemon":
+        """start(); should that fail, kill the daemon and remove its temp dir
+        before the error propagates."""
+        try:
+            self.start()
+        except BaseException:
+            self.kill()
+            self.remove()
+            raise
+        return self
+
+    def stop_and_remove(self) -> Tuple[int, str]:
+        """stop() and remove(): the exit status, and the log's tail as it was
+        before the temp dir went."""
+        rc = self.stop()
+        log = self.log_tail()
+        self.remove()
+        return rc, log
+
+    @contextlib.contextmanager
+    def lifetime(self) -> Iterator["Daemon"]:
+        """Started for the block, then stopped and removed whatever happens
+        (its exit status unchecked)."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.stop()
+            self.remove()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT

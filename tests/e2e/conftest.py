@@ -5,85 +5,25 @@ or when the daemon binary ($AF_BUILD_DIR/src/agentfensed, AF_BUILD_DIR
 defaulting to /work/main/build) is missing.  Nothing else skips it.
 """
 
-import os
-import pathlib
-import subprocess
-import sys
 import types
-import warnings
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SDK = ROOT / "sdk" / "python"
-if not (SDK / "agentfense" / "_proto" / "sandbox" / "v1" / "sandbox_pb2.py").exists():
-    subprocess.run([sys.executable, str(SDK / "gen_proto.py")], check=True)
-sys.path.insert(0, str(SDK))
+import grpc
+import pytest
 
-import grpc  # noqa: E402
-import pytest  # noqa: E402
-
-import afe2e  # noqa: E402
-import agentfense as af  # noqa: E402
-from agentfense._proto.sandbox.v1 import (codebase_pb2_grpc,  # noqa: E402
-                                          sandbox_pb2_grpc, server_pb2_grpc)
-
-
-def _skip_reason():
-    if os.geteuid() != 0:
-        return "e2e tests need root (the daemon creates namespaces, cgroups and mounts)"
-    if not os.access(afe2e.daemon_binary(), os.X_OK):
-        return (f"daemon binary {afe2e.daemon_binary()} is missing: build the agentfensed "
-                "and agentfense-init targets, or point AF_BUILD_DIR at a build")
-    return None
-
-
-def _shutdown_findings(d: afe2e.Daemon, sandbox_ids) -> dict:
-    found = {}
-    for sb in sandbox_ids:
-        # Stopped sandboxes keep their directory (delta) for a restart.
-        left = afe2e.wait_until(lambda: afe2e.leftovers(sb, d, dirs=False))
-        if left:
-            found[sb] = left
-    mounts = afe2e.mounts_mentioning(d.tmp)
-    if mounts:
-        found["mounts under the temp dir"] = mounts
-    procs = afe2e.wait_until(lambda: afe2e.processes_with_env(d.marker_name, d.marker_value))
-    if procs:
-        found["processes with the daemon's environment"] = {p: afe2e.cmdline(p) for p in procs}
-    return found
+import afe2e  # first: this checkout's SDK
+import afsuite
+import agentfense as af
+from agentfense._proto.sandbox.v1 import (codebase_pb2_grpc, sandbox_pb2_grpc,
+                                          server_pb2_grpc)
 
 
 @pytest.fixture(scope="session")
 def daemon():
-    reason = _skip_reason()
+    reason = afsuite.skip_reason("e2e tests")
     if reason:
         pytest.skip(reason)
-    others = afe2e.other_daemons()
-    if others:
-        warnings.warn(f"other agentfensed processes are running ({others}); daemons share "
-                      "the host's agentfense cgroup subtree and may disturb each other")
-    d = afe2e.Daemon()
-    try:
-        d.start()
-    except BaseException:
-        d.kill()
-        d.remove()
-        raise
-    yield d
-    sandbox_ids = []
-    if d.running():
-        with af.SandboxClient(d.endpoint) as c:
-            try:
-                sandbox_ids = [s.id for s in c.list_sandboxes()]
-            except af.AgentFenseError:
-                pass
-    rc = d.stop()
-    found = _shutdown_findings(d, sandbox_ids)
-    log = d.log_tail()
-    for sb in sandbox_ids:
-        afe2e.reap(sb)
-    d.remove()
-    assert rc == 0, f"agentfensed exited with {rc} on SIGTERM:\n{log}"
-    assert not found, f"left behind after daemon shutdown: {found}"
+    with afsuite.serving(afe2e.Daemon()) as d:
+        yield d
 
 
 @pytest.fixture(autouse=True)

@@ -20,22 +20,16 @@ image (an external daemon must have been started with a Docker host).
 
 import os
 import pathlib
-import subprocess
 import sys
-import warnings
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SDK = ROOT / "sdk" / "python"
-if not (SDK / "agentfense" / "_proto" / "sandbox" / "v1" / "sandbox_pb2.py").exists():
-    subprocess.run([sys.executable, str(SDK / "gen_proto.py")], check=True)
-sys.path.insert(0, str(SDK))
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+import pytest
 
-import pytest  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "e2e"))
 
 import afdocker  # noqa: E402
-import afe2e  # noqa: E402
+import afe2e  # noqa: E402  first: this checkout's SDK
 import afsec  # noqa: E402
+import afsuite  # noqa: E402
 import agentfense as af  # noqa: E402
 
 ENFORCER_CHOICES = ("auto", "bpf-lsm", "landlock")
@@ -53,20 +47,22 @@ def pytest_addoption(parser):
                           "(default: $AF_SECURITY_RUNTIME or namespace)")
 
 
-def _requested_runtime(config) -> str:
-    value = config.getoption("--runtime", default=None) or \
-        os.environ.get("AF_SECURITY_RUNTIME", "namespace")
-    if value not in RUNTIME_CHOICES:
-        raise pytest.UsageError(f"AF_SECURITY_RUNTIME={value}: not one of {RUNTIME_CHOICES}")
+def _requested(config, option: str, env: str, default: str, choices) -> str:
+    """The pytest option, else the environment variable, else the default."""
+    value = config.getoption(option, default=None) or os.environ.get(env, default)
+    if value not in choices:
+        raise pytest.UsageError(f"{env}={value}: not one of {choices}")
     return value
+
+
+def _requested_runtime(config) -> str:
+    return _requested(config, "--runtime", "AF_SECURITY_RUNTIME", "namespace",
+                      RUNTIME_CHOICES)
 
 
 def _requested_enforcer(config) -> str:
-    value = config.getoption("--enforcer", default=None) or \
-        os.environ.get("AF_SECURITY_ENFORCER", "auto")
-    if value not in ENFORCER_CHOICES:
-        raise pytest.UsageError(f"AF_SECURITY_ENFORCER={value}: not one of {ENFORCER_CHOICES}")
-    return value
+    return _requested(config, "--enforcer", "AF_SECURITY_ENFORCER", "auto",
+                      ENFORCER_CHOICES)
 
 
 class SecurityDaemon(afe2e.Daemon):
@@ -94,23 +90,7 @@ class ExternalDaemon:
 
 
 def _skip_reason():
-    if os.geteuid() != 0:
-        return "the security suites need root (the daemon creates namespaces, cgroups, mounts)"
-    if not os.access(afe2e.daemon_binary(), os.X_OK):
-        return (f"daemon binary {afe2e.daemon_binary()} is missing: build the agentfensed "
-                "and agentfense-init targets, or point AF_BUILD_DIR at a build")
-    return None
-
-
-def _leftovers(d: afe2e.Daemon, sandbox_ids) -> dict:
-    found = {sb: left for sb in sandbox_ids
-             if (left := afe2e.wait_until(lambda: afe2e.leftovers(sb, d, dirs=False)))}
-    if (mounts := afe2e.mounts_mentioning(d.tmp)):
-        found["mounts under the temp dir"] = mounts
-    procs = afe2e.wait_until(lambda: afe2e.processes_with_env(d.marker_name, d.marker_value))
-    if procs:
-        found["processes with the daemon's environment"] = {p: afe2e.cmdline(p) for p in procs}
-    return found
+    return afsuite.skip_reason("the security suites")
 
 
 @pytest.fixture(scope="session")
@@ -147,34 +127,11 @@ def daemon(request, dockerd):
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    if afe2e.other_daemons():
-        warnings.warn("other agentfensed processes are running; daemons share the "
-                      "host's agentfense cgroup subtree and may disturb each other")
     d = SecurityDaemon(_requested_enforcer(request.config),
                        docker_host=dockerd.host if dockerd else None)
-    try:
-        d.start()
-    except BaseException:
-        d.kill()
-        d.remove()
-        raise
-    request.config.stash[DAEMON_KEY] = d
-    yield d
-    sandbox_ids = []
-    if d.running():
-        with af.SandboxClient(d.endpoint) as c:
-            try:
-                sandbox_ids = [s.id for s in c.list_sandboxes()]
-            except af.AgentFenseError:
-                pass
-    rc = d.stop()
-    found = _leftovers(d, sandbox_ids)
-    log = d.log_tail()
-    for sb in sandbox_ids:
-        afe2e.reap(sb)
-    d.remove()
-    assert rc == 0, f"agentfensed exited with {rc} on SIGTERM:\n{log}"
-    assert not found, f"left behind after daemon shutdown: {found}"
+    with afsuite.serving(d):
+        request.config.stash[DAEMON_KEY] = d
+        yield d
 
 
 @pytest.fixture(scope="session")

@@ -268,7 +268,7 @@ static const struct vcase cases[] = {
 static int make_write_objects(const char *lower)
 {
 	char path[PATH_MAX];
-	int fd;
+	int fd, r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct vcase *c = &cases[i];
@@ -289,14 +289,9 @@ static int make_write_objects(const char *lower)
 			return -errno;
 		if (c->kind != K_FILE)
 			continue;
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0755);
-		if (fd < 0)
-			return -errno;
-		if (write(fd, FX_SCRIPT, strlen(FX_SCRIPT)) < 0) {
-			close(fd);
-			return -errno;
-		}
-		close(fd);
+		r = fx_write_script(path);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -566,7 +561,5 @@ int main(int argc, char **argv)
 	}
 	fx_cg_teardown(&C);
 	fx_ws_teardown(&W);
-	printf("%s: %d passed, %d failed\n", fx_failures ? "FAIL" : "PASS",
-	       fx_passes, fx_failures);
-	return fx_failures ? 1 : 0;
+	return fx_summary();
 }

@@ -223,8 +223,9 @@ static int do_follow(struct ctl *c, int argc, char **argv)
 	return run_query(c, &qy);
 }
 
-static json_t *stats_json(const Sandbox__V1__AuditStats *st)
+static json_t *stats_json(const ProtobufCMessage *answer, const void *ud)
 {
+	const Sandbox__V1__AuditStats *st = (const void *)answer;
 	json_t *sbs = json_array();
 
 	for (size_t i = 0; i < st->n_sandboxes; i++) {
@@ -279,27 +280,16 @@ static int do_stats(struct ctl *c, int argc, char **argv)
 {
 	Sandbox__V1__AuditStatsRequest req =
 		SANDBOX__V1__AUDIT_STATS_REQUEST__INIT;
-	Sandbox__V1__AuditStats *st;
-	char err[1024];
-	json_t *o;
-	int code;
+	const char *sandbox = req.sandbox_id;
+	int ret;
 
-	while (argc > 0) {
-		if (strcmp(*argv, "--sandbox"))
-			return BAD_ARG();
-		NEXT_ARG();
-		REQ_ARGS(1);
-		req.sandbox_id = *argv;
-		NEXT_ARG();
-	}
-	code = rpc_unary(ctl_rpc(c), SVC "GetAuditStats", &req.base,
-			 &sandbox__v1__audit_stats__descriptor,
-			 (ProtobufCMessage **)&st, 30, err, sizeof(err));
-	if (code)
-		return rpc_fail(c, code, err);
-	o = stats_json(st);
-	protobuf_c_message_free_unpacked(&st->base, NULL);
-	return emit(c, o, plain_stats);
+	ret = flag_value(c, argc, argv, "--sandbox", &sandbox);
+	if (ret != AFCTL_OK)
+		return ret;
+	req.sandbox_id = (char *)sandbox;
+	return call_emit(c, SVC "GetAuditStats", &req.base,
+			 &sandbox__v1__audit_stats__descriptor, 30, stats_json,
+			 NULL, plain_stats);
 }
 
 int do_audit(struct ctl *c, int argc, char **argv)

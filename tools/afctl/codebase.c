@@ -32,7 +32,8 @@ static void plain_list(json_t *a)
 		       fmt_time(jint(cb, "created_at"), t, sizeof(t)));
 }
 
-static int list_page(struct ctl *c, const char *owner, char **token, json_t *a)
+static int list_page(struct ctl *c, const char *owner, const char *token,
+		     json_t *a, char **next)
 {
 	Sandbox__V1__ListCodebasesRequest req =
 		SANDBOX__V1__LIST_CODEBASES_REQUEST__INIT;
@@ -42,51 +43,23 @@ static int list_page(struct ctl *c, const char *owner, char **token, json_t *a)
 
 	req.owner_id = (char *)owner;
 	req.page_size = 1000;
-	req.page_token = *token;
+	req.page_token = (char *)token;
 	code = rpc_unary(ctl_rpc(c), SVC "ListCodebases", &req.base,
 			 &sandbox__v1__list_codebases_response__descriptor,
 			 (ProtobufCMessage **)&resp, 30, err, sizeof(err));
-	free(*token);
-	*token = NULL;
 	if (code)
 		return rpc_fail(c, code, err);
 	for (size_t i = 0; i < resp->n_codebases; i++)
 		json_array_append_new(a, codebase_json(resp->codebases[i]));
 	if (resp->next_page_token[0])
-		*token = strdup(resp->next_page_token);
+		*next = strdup(resp->next_page_token);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return AFCTL_OK;
 }
 
 static int do_list(struct ctl *c, int argc, char **argv)
 {
-	const char *owner = "";
-	char *token;
-	json_t *a;
-	int ret = AFCTL_OK;
-
-	while (argc > 0) {
-		if (strcmp(*argv, "--owner"))
-			return BAD_ARG();
-		NEXT_ARG();
-		REQ_ARGS(1);
-		owner = *argv;
-		NEXT_ARG();
-	}
-	token = strdup("");
-	a = json_array();
-	if (!token || !a) {
-		free(token);
-		json_decref(a);
-		return p_err(c, AFCTL_ERR, "out of memory");
-	}
-	while (token && ret == AFCTL_OK)
-		ret = list_page(c, owner, &token, a);
-	if (ret != AFCTL_OK) {
-		json_decref(a);
-		return ret;
-	}
-	return emit(c, a, plain_list);
+	return list_all(c, argc, argv, "--owner", list_page, plain_list);
 }
 
 static void plain_show(json_t *cb)
@@ -103,27 +76,26 @@ static void plain_show(json_t *cb)
 	       fmt_time(jint(cb, "updated_at"), t, sizeof(t)));
 }
 
+static json_t *shown(const ProtobufCMessage *cb, const void *ud)
+{
+	return codebase_json((const Sandbox__V1__Codebase *)cb);
+}
+
 static int do_show(struct ctl *c, int argc, char **argv)
 {
 	Sandbox__V1__GetCodebaseRequest req =
 		SANDBOX__V1__GET_CODEBASE_REQUEST__INIT;
-	Sandbox__V1__Codebase *cb;
-	char err[1024];
-	json_t *o;
-	int code;
 
-	REQ_ARGS(1);
-	if (argc > 1)
-		return usage_err(c, "unexpected argument '%s'", argv[1]);
+	ONLY_ARGS(1);
 	req.codebase_id = argv[0];
-	code = rpc_unary(ctl_rpc(c), SVC "GetCodebase", &req.base,
-			 &sandbox__v1__codebase__descriptor,
-			 (ProtobufCMessage **)&cb, 30, err, sizeof(err));
-	if (code)
-		return rpc_fail(c, code, err);
-	o = codebase_json(cb);
-	protobuf_c_message_free_unpacked(&cb->base, NULL);
-	return emit(c, o, plain_show);
+	return call_emit(c, SVC "GetCodebase", &req.base,
+			 &sandbox__v1__codebase__descriptor, 30, shown, NULL,
+			 plain_show);
+}
+
+static json_t *deleted(const ProtobufCMessage *empty, const void *id)
+{
+	return json_pack("{s:s, s:b}", "id", (const char *)id, "deleted", 1);
 }
 
 static void plain_deleted(json_t *o)
@@ -135,22 +107,12 @@ static int do_delete(struct ctl *c, int argc, char **argv)
 {
 	Sandbox__V1__DeleteCodebaseRequest req =
 		SANDBOX__V1__DELETE_CODEBASE_REQUEST__INIT;
-	ProtobufCMessage *resp;
-	char err[1024];
-	int code;
 
-	REQ_ARGS(1);
-	if (argc > 1)
-		return usage_err(c, "unexpected argument '%s'", argv[1]);
+	ONLY_ARGS(1);
 	req.codebase_id = argv[0];
-	code = rpc_unary(ctl_rpc(c), SVC "DeleteCodebase", &req.base,
-			 &sandbox__v1__empty__descriptor, &resp, 60, err,
-			 sizeof(err));
-	if (code)
-		return rpc_fail(c, code, err);
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return emit(c, json_pack("{s:s, s:b}", "id", argv[0], "deleted", 1),
-		    plain_deleted);
+	return call_emit(c, SVC "DeleteCodebase", &req.base,
+			 &sandbox__v1__empty__descriptor, 60, deleted, argv[0],
+			 plain_deleted);
 }
 
 int do_codebase(struct ctl *c, int argc, char **argv)

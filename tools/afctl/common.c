@@ -176,6 +176,20 @@ long long jint(json_t *o, const char *key)
 	return json_is_integer(v) ? json_integer_value(v) : 0;
 }
 
+int flag_value(struct ctl *c, int argc, char **argv, const char *flag,
+	       const char **value)
+{
+	while (argc > 0) {
+		if (strcmp(*argv, flag))
+			return BAD_ARG();
+		NEXT_ARG();
+		REQ_ARGS(1);
+		*value = *argv;
+		NEXT_ARG();
+	}
+	return AFCTL_OK;
+}
+
 struct rpc *ctl_rpc(struct ctl *c)
 {
 	if (!c->rpc && rpc_open(c->target, &c->rpc) < 0)
@@ -204,4 +218,64 @@ int rpc_fail(struct ctl *c, int code, const char *details)
 	default:
 		return p_err(c, AFCTL_ERR, "%s", details);
 	}
+}
+
+int call_json(struct ctl *c, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *d, int timeout_s,
+	      answer_json_fn to_json, const void *ud, json_t **out)
+{
+	ProtobufCMessage *answer;
+	char err[1024];
+	int code;
+
+	code = rpc_unary(ctl_rpc(c), method, req, d, &answer, timeout_s, err,
+			 sizeof(err));
+	if (code)
+		return rpc_fail(c, code, err);
+	*out = to_json(answer, ud);
+	protobuf_c_message_free_unpacked(answer, NULL);
+	return AFCTL_OK;
+}
+
+int call_emit(struct ctl *c, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *d, int timeout_s,
+	      answer_json_fn to_json, const void *ud, void (*plain)(json_t *v))
+{
+	json_t *o = NULL;
+	int ret = call_json(c, method, req, d, timeout_s, to_json, ud, &o);
+
+	return ret == AFCTL_OK ? emit(c, o, plain) : ret;
+}
+
+int list_all(struct ctl *c, int argc, char **argv, const char *flag,
+	     list_page_fn page, void (*plain)(json_t *a))
+{
+	const char *value = "";
+	char *token;
+	json_t *a;
+	int ret;
+
+	ret = flag_value(c, argc, argv, flag, &value);
+	if (ret != AFCTL_OK)
+		return ret;
+	token = strdup("");
+	a = json_array();
+	if (!token || !a) {
+		free(token);
+		json_decref(a);
+		return p_err(c, AFCTL_ERR, "out of memory");
+	}
+	while (token && ret == AFCTL_OK) {
+		char *next = NULL;
+
+		ret = page(c, value, token, a, &next);
+		free(token);
+		token = next;
+	}
+	if (ret != AFCTL_OK) {
+		free(token);
+		json_decref(a);
+		return ret;
+	}
+	return emit(c, a, plain);
 }

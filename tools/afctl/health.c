@@ -9,33 +9,34 @@
 
 #define METHOD "/sandbox.v1.ServerService/Health"
 
+static json_t *to_json(const ProtobufCMessage *answer, const void *ud)
+{
+	const Sandbox__V1__HealthResponse *h = (const void *)answer;
+
+	return json_pack(
+		"{s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:s, s:I}",
+		"version", h->version, "enforcer", h->enforcer,
+		"enforcer_reason", h->enforcer_reason, "sandboxes_running",
+		h->sandboxes_running, "sandboxes_total", h->sandboxes_total,
+		"uptime_seconds", (json_int_t)h->uptime_seconds,
+		"cgroup_layout", h->cgroup_layout, "probe_report",
+		h->probe_report, "audit_source", h->audit_source,
+		"audit_reason", h->audit_reason, "audit_dropped",
+		(json_int_t)h->audit_dropped);
+}
+
 /* The daemon's Health as JSON, or NULL with the error printed (*ret). */
 json_t *health_json(struct ctl *c, int *ret)
 {
 	Sandbox__V1__HealthRequest req = SANDBOX__V1__HEALTH_REQUEST__INIT;
-	Sandbox__V1__HealthResponse *h;
-	char err[1024];
-	json_t *o;
-	int code;
+	json_t *o = NULL;
+	int r;
 
-	code = rpc_unary(ctl_rpc(c), METHOD, &req.base,
-			 &sandbox__v1__health_response__descriptor,
-			 (ProtobufCMessage **)&h, 10, err, sizeof(err));
-	if (code) {
-		*ret = rpc_fail(c, code, err);
-		return NULL;
-	}
-	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:s, s:s, s:s, s:s, s:I}",
-		      "version", h->version, "enforcer", h->enforcer,
-		      "enforcer_reason", h->enforcer_reason,
-		      "sandboxes_running", h->sandboxes_running,
-		      "sandboxes_total", h->sandboxes_total, "uptime_seconds",
-		      (json_int_t)h->uptime_seconds, "cgroup_layout",
-		      h->cgroup_layout, "probe_report", h->probe_report,
-		      "audit_source", h->audit_source, "audit_reason",
-		      h->audit_reason, "audit_dropped",
-		      (json_int_t)h->audit_dropped);
-	protobuf_c_message_free_unpacked(&h->base, NULL);
+	r = call_json(c, METHOD, &req.base,
+		      &sandbox__v1__health_response__descriptor, 10, to_json,
+		      NULL, &o);
+	if (r != AFCTL_OK)
+		*ret = r;
 	return o;
 }
 

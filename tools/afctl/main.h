@@ -11,6 +11,7 @@
 #define AFCTL_MAIN_H
 
 #include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,20 @@ int cmd_select(struct ctl *c, const struct cmd *cmds, int argc, char **argv,
 					 (n)-argc);                         \
 	})
 #define BAD_ARG() usage_err(c, "unexpected argument '%s'", *argv)
+/* Exactly n arguments. */
+#define ONLY_ARGS(n)                                                    \
+	({                                                              \
+		REQ_ARGS(n);                                            \
+		if (argc > (n))                                         \
+			return usage_err(c, "unexpected argument '%s'", \
+					 argv[n]);                      \
+	})
+/*
+ * Options that are only `FLAG VALUE` (repeatable, the last one counts):
+ * AFCTL_OK with *value set when given, else the usage error's status.
+ */
+int flag_value(struct ctl *c, int argc, char **argv, const char *flag,
+	       const char **value);
 
 /* Errors: "Error: ..." on stderr, or {"error": "..."} on stdout with -j. */
 int p_err(struct ctl *c, int status, const char *fmt, ...)
@@ -83,6 +98,31 @@ long long jint(json_t *o, const char *key);
 struct rpc *ctl_rpc(struct ctl *c);
 /* An RPC status as an error message and exit status. */
 int rpc_fail(struct ctl *c, int code, const char *details);
+
+/*
+ * One unary call whose answer (of type d) to_json(answer, ud) turns into
+ * *out: AFCTL_OK (*out NULL when out of memory), or the call's error
+ * printed and its status.
+ */
+typedef json_t *(*answer_json_fn)(const ProtobufCMessage *answer,
+				  const void *ud);
+int call_json(struct ctl *c, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *d, int timeout_s,
+	      answer_json_fn to_json, const void *ud, json_t **out);
+/* call_json, then emit with plain. */
+int call_emit(struct ctl *c, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *d, int timeout_s,
+	      answer_json_fn to_json, const void *ud, void (*plain)(json_t *v));
+/*
+ * `list [FLAG VALUE]`: every page of a paged List call into one array,
+ * emitted with plain. page(c, value, token, a, next) makes one call
+ * ("" value: no filter; "" token: the first page), appends to a, and sets
+ * *next (malloc'd) when there is a next page.
+ */
+typedef int (*list_page_fn)(struct ctl *c, const char *value, const char *token,
+			    json_t *a, char **next);
+int list_all(struct ctl *c, int argc, char **argv, const char *flag,
+	     list_page_fn page, void (*plain)(json_t *a));
 
 /* The daemon's Health as JSON, or NULL with the error printed (*ret). */
 json_t *health_json(struct ctl *c, int *ret);

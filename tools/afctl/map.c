@@ -317,9 +317,7 @@ static int do_dump(struct ctl *c, int argc, char **argv)
 	json_t *a;
 	int fd, r;
 
-	REQ_ARGS(1);
-	if (argc > 1)
-		return usage_err(c, "unexpected argument '%s'", argv[1]);
+	ONLY_ARGS(1);
 	r = resolve(c, argv[0], path, sizeof(path));
 	if (r != AFCTL_OK)
 		return r;

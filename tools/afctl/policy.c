@@ -36,9 +36,7 @@ static int do_show(struct ctl *c, int argc, char **argv)
 	json_t *sb, *o;
 	int ret = AFCTL_OK;
 
-	REQ_ARGS(1);
-	if (argc > 1)
-		return usage_err(c, "unexpected argument '%s'", argv[1]);
+	ONLY_ARGS(1);
 	sb = sandbox_get(c, argv[0], &ret);
 	if (!sb)
 		return ret;
@@ -63,12 +61,13 @@ static void plain_explain(json_t *o)
 	printf("  because %s\n", jstr(o, "reason"));
 }
 
-static json_t *explanation(const char *path,
-			   const Sandbox__V1__ExplainPathResponse *r)
+static json_t *explanation(const ProtobufCMessage *answer, const void *path)
 {
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "path", path, "level",
-			      level_name((int)r->permission), "rule_index",
-			      r->rule_index, "reason", r->reason);
+	const Sandbox__V1__ExplainPathResponse *r = (const void *)answer;
+	json_t *o =
+		json_pack("{s:s, s:s, s:i, s:s}", "path", (const char *)path,
+			  "level", level_name((int)r->permission), "rule_index",
+			  r->rule_index, "reason", r->reason);
 
 	json_object_set_new(o, "rule",
 			    r->rule && r->rule_index >= 0
@@ -81,11 +80,6 @@ static int do_explain(struct ctl *c, int argc, char **argv)
 {
 	Sandbox__V1__ExplainPathRequest req =
 		SANDBOX__V1__EXPLAIN_PATH_REQUEST__INIT;
-	Sandbox__V1__ExplainPathResponse *resp;
-	char err[1024];
-	json_t *o;
-	int code;
-
 	REQ_ARGS(2);
 	req.sandbox_id = argv[0];
 	req.path = argv[1];
@@ -104,14 +98,9 @@ static int do_explain(struct ctl *c, int argc, char **argv)
 		req.is_dir = true;
 		NEXT_ARG();
 	}
-	code = rpc_unary(ctl_rpc(c), METHOD, &req.base,
-			 &sandbox__v1__explain_path_response__descriptor,
-			 (ProtobufCMessage **)&resp, 30, err, sizeof(err));
-	if (code)
-		return rpc_fail(c, code, err);
-	o = explanation(req.path, resp);
-	protobuf_c_message_free_unpacked(&resp->base, NULL);
-	return emit(c, o, plain_explain);
+	return call_emit(c, METHOD, &req.base,
+			 &sandbox__v1__explain_path_response__descriptor, 30,
+			 explanation, req.path, plain_explain);
 }
 
 int do_policy(struct ctl *c, int argc, char **argv)

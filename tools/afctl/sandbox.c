@@ -33,9 +33,9 @@ static void plain_list(json_t *a)
 		       fmt_time(jint(s, "created_at"), t, sizeof(t)));
 }
 
-/* One page of ListSandboxes into a; its next page token, or an error. */
-static int list_page(struct ctl *c, const char *codebase, char **token,
-		     json_t *a)
+/* One page of ListSandboxes into a, and its next page token. */
+static int list_page(struct ctl *c, const char *codebase, const char *token,
+		     json_t *a, char **next)
 {
 	Sandbox__V1__ListSandboxesRequest req =
 		SANDBOX__V1__LIST_SANDBOXES_REQUEST__INIT;
@@ -45,52 +45,35 @@ static int list_page(struct ctl *c, const char *codebase, char **token,
 
 	req.codebase_id = (char *)codebase;
 	req.page_size = 1000;
-	req.page_token = *token;
+	req.page_token = (char *)token;
 	code = rpc_unary(ctl_rpc(c), SVC "ListSandboxes", &req.base,
 			 &sandbox__v1__list_sandboxes_response__descriptor,
 			 (ProtobufCMessage **)&resp, 30, err, sizeof(err));
-	free(*token);
-	*token = NULL;
 	if (code)
 		return rpc_fail(c, code, err);
 	for (size_t i = 0; i < resp->n_sandboxes; i++)
 		json_array_append_new(a,
 				      sandbox_json(resp->sandboxes[i], false));
 	if (resp->next_page_token[0])
-		*token = strdup(resp->next_page_token);
+		*next = strdup(resp->next_page_token);
 	protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return AFCTL_OK;
 }
 
 static int do_list(struct ctl *c, int argc, char **argv)
 {
-	const char *codebase = "";
-	char *token;
-	json_t *a;
-	int ret = AFCTL_OK;
+	return list_all(c, argc, argv, "--codebase", list_page, plain_list);
+}
 
-	while (argc > 0) {
-		if (strcmp(*argv, "--codebase"))
-			return BAD_ARG();
-		NEXT_ARG();
-		REQ_ARGS(1);
-		codebase = *argv;
-		NEXT_ARG();
-	}
-	token = strdup("");
-	a = json_array();
-	if (!token || !a) {
-		free(token);
-		json_decref(a);
-		return p_err(c, AFCTL_ERR, "out of memory");
-	}
-	while (token && ret == AFCTL_OK)
-		ret = list_page(c, codebase, &token, a);
-	if (ret != AFCTL_OK) {
-		json_decref(a);
-		return ret;
-	}
-	return emit(c, a, plain_list);
+/* full: the record with its labels, runtime and rules. */
+static json_t *full_json(const ProtobufCMessage *s, const void *ud)
+{
+	return sandbox_json((const Sandbox__V1__Sandbox *)s, true);
+}
+
+static json_t *state_json(const ProtobufCMessage *s, const void *ud)
+{
+	return sandbox_json((const Sandbox__V1__Sandbox *)s, false);
 }
 
 /* GetSandbox as JSON (full), or NULL with the error printed in *ret. */
@@ -98,21 +81,15 @@ json_t *sandbox_get(struct ctl *c, const char *id, int *ret)
 {
 	Sandbox__V1__GetSandboxRequest req =
 		SANDBOX__V1__GET_SANDBOX_REQUEST__INIT;
-	Sandbox__V1__Sandbox *s;
-	char err[1024];
-	json_t *o;
-	int code;
+	json_t *o = NULL;
+	int r;
 
 	req.sandbox_id = (char *)id;
-	code = rpc_unary(ctl_rpc(c), SVC "GetSandbox", &req.base,
-			 &sandbox__v1__sandbox__descriptor,
-			 (ProtobufCMessage **)&s, 30, err, sizeof(err));
-	if (code) {
-		*ret = rpc_fail(c, code, err);
-		return NULL;
-	}
-	o = sandbox_json(s, true);
-	protobuf_c_message_free_unpacked(&s->base, NULL);
+	r = call_json(c, SVC "GetSandbox", &req.base,
+		      &sandbox__v1__sandbox__descriptor, 30, full_json, NULL,
+		      &o);
+	if (r != AFCTL_OK)
+		*ret = r;
 	return o;
 }
 
@@ -155,9 +132,7 @@ static int do_show(struct ctl *c, int argc, char **argv)
 	json_t *o;
 	int ret = AFCTL_OK;
 
-	REQ_ARGS(1);
-	if (argc > 1)
-		return usage_err(c, "unexpected argument '%s'", argv[1]);
+	ONLY_ARGS(1);
 	o = sandbox_get(c, argv[0], &ret);
 	return o ? emit(c, o, plain_show) : ret;
 }
@@ -171,23 +146,17 @@ static int do_stop(struct ctl *c, int argc, char **argv)
 {
 	Sandbox__V1__StopSandboxRequest req =
 		SANDBOX__V1__STOP_SANDBOX_REQUEST__INIT;
-	Sandbox__V1__Sandbox *s;
-	char err[1024];
-	json_t *o;
-	int code;
 
-	REQ_ARGS(1);
-	if (argc > 1)
-		return usage_err(c, "unexpected argument '%s'", argv[1]);
+	ONLY_ARGS(1);
 	req.sandbox_id = argv[0];
-	code = rpc_unary(ctl_rpc(c), SVC "StopSandbox", &req.base,
-			 &sandbox__v1__sandbox__descriptor,
-			 (ProtobufCMessage **)&s, 120, err, sizeof(err));
-	if (code)
-		return rpc_fail(c, code, err);
-	o = sandbox_json(s, false);
-	protobuf_c_message_free_unpacked(&s->base, NULL);
-	return emit(c, o, plain_state);
+	return call_emit(c, SVC "StopSandbox", &req.base,
+			 &sandbox__v1__sandbox__descriptor, 120, state_json,
+			 NULL, plain_state);
+}
+
+static json_t *destroyed(const ProtobufCMessage *empty, const void *id)
+{
+	return json_pack("{s:s, s:b}", "id", (const char *)id, "destroyed", 1);
 }
 
 static void plain_destroyed(json_t *o)
@@ -199,22 +168,12 @@ static int do_destroy(struct ctl *c, int argc, char **argv)
 {
 	Sandbox__V1__DestroySandboxRequest req =
 		SANDBOX__V1__DESTROY_SANDBOX_REQUEST__INIT;
-	ProtobufCMessage *resp;
-	char err[1024];
-	int code;
 
-	REQ_ARGS(1);
-	if (argc > 1)
-		return usage_err(c, "unexpected argument '%s'", argv[1]);
+	ONLY_ARGS(1);
 	req.sandbox_id = argv[0];
-	code = rpc_unary(ctl_rpc(c), SVC "DestroySandbox", &req.base,
-			 &sandbox__v1__empty__descriptor, &resp, 120, err,
-			 sizeof(err));
-	if (code)
-		return rpc_fail(c, code, err);
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return emit(c, json_pack("{s:s, s:b}", "id", argv[0], "destroyed", 1),
-		    plain_destroyed);
+	return call_emit(c, SVC "DestroySandbox", &req.base,
+			 &sandbox__v1__empty__descriptor, 120, destroyed,
+			 argv[0], plain_destroyed);
 }
 
 int do_sandbox(struct ctl *c, int argc, char **argv)

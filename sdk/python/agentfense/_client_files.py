@@ -10,9 +10,10 @@ import grpc
 
 from . import _archive
 from . import _convert as cv
+from . import _requests as rq
 from . import _upload
-from ._archive import ArchiveWriter
 from ._proto.sandbox.v1 import files_pb2, sandbox_pb2
+from ._requests import exec_deadline
 from .exceptions import AgentFenseError, CommitConflictError
 from .session import Session
 from .stream import ExecStream
@@ -24,17 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import SandboxClient
 
 
-UPLOAD_ARCHIVE = "/sandbox.v1.FileService/UploadArchive"
-
-
 class _Aborted(Exception):
     """Ends a request stream whose producer failed (grpc then cancels it)."""
-
-
-def _deadline(secs: Optional[float]) -> Optional[float]:
-    from .client import exec_deadline
-
-    return exec_deadline(secs)
 
 
 class FilesMixin:
@@ -46,8 +38,7 @@ class FilesMixin:
                        shell: Optional[str] = None,
                        env: Optional[Mapping[str, str]] = None) -> SessionInfo:
         """Start a persistent shell (default: bash where the sandbox has it)."""
-        req = sandbox_pb2.CreateSessionRequest(sandbox_id=sandbox_id, shell=shell or "",
-                                               env=dict(env or {}))
+        req = rq.create_session_request(sandbox_id, shell, env)
         try:
             resp = self._sandboxes.CreateSession(req, timeout=self._timeout)
         except grpc.RpcError as err:
@@ -76,21 +67,20 @@ class FilesMixin:
     def session_exec(self: "SandboxClient", session_id: str, command: str,
                      timeout: Timeout = None) -> ExecResult:
         secs = timeout_seconds(timeout)
-        req = cv.session_exec_request(session_id, command, secs)
+        req = rq.session_exec_request(session_id, command, secs)
         try:
-            resp = self._sandboxes.SessionExec(req, timeout=_deadline(secs))
+            resp = self._sandboxes.SessionExec(req, timeout=exec_deadline(secs))
         except grpc.RpcError as err:
-            raise self._error(err, session_id=session_id, command=command,
-                              timeout=secs) from None
+            raise self._session_error(err, session_id, command, secs) from None
         return cv.exec_result_from_pb(resp, command)
 
     def session_exec_stream(self: "SandboxClient", session_id: str, command: str,
                             timeout: Timeout = None) -> ExecStream:
         secs = timeout_seconds(timeout)
-        req = cv.session_exec_request(session_id, command, secs)
-        call = self._sandboxes.SessionExecStream(req, timeout=_deadline(secs))
-        return ExecStream(call, command, lambda err: self._error(
-            err, session_id=session_id, command=command, timeout=secs))
+        req = rq.session_exec_request(session_id, command, secs)
+        call = self._sandboxes.SessionExecStream(req, timeout=exec_deadline(secs))
+        return ExecStream(call, command,
+                          lambda err: self._session_error(err, session_id, command, secs))
 
     # -- bulk upload ------------------------------------------------------
 
@@ -130,15 +120,11 @@ class FilesMixin:
                     started: Optional[float] = None) -> UploadSummary:
         """Send what a scan (agentfense._archive.scan / _upload.plan) found."""
         started = time.monotonic() if started is None else started
-        writer = ArchiveWriter(codebase_id, scan, compression=compression,
-                               progress=_upload.progress_callback(progress),
-                               per_file_results=per_file_results)
+        writer = _upload.writer(codebase_id, scan, compression=compression,
+                                progress=progress, per_file_results=per_file_results)
         resp = self._send_archive(codebase_id, writer)
-        return UploadSummary(
-            codebase_id=codebase_id, files=resp.files, directories=resp.directories,
-            bytes=resp.bytes, wire_bytes=resp.wire_bytes,
-            seconds=time.monotonic() - started, skipped=scan.skipped,
-            results=[cv.upload_result_from_pb(r) for r in resp.results])
+        return cv.upload_summary_from_pb(resp, codebase_id, scan.skipped,
+                                         time.monotonic() - started)
 
     def _send_archive(self: "SandboxClient", codebase_id: str,
                       chunks: Iterable[files_pb2.ArchiveChunk]) -> files_pb2.UploadArchiveResult:
@@ -162,11 +148,7 @@ class FilesMixin:
                     return
                 raise _Aborted() from None
 
-        # Messages come encoded (ArchiveWriter): no serializer on the way out.
-        method = self._channel.stream_unary(
-            UPLOAD_ARCHIVE, request_serializer=None,
-            response_deserializer=files_pb2.UploadArchiveResult.FromString)
-        fut = method.future(requests())
+        fut = self._archive_method().future(requests())
         calls.append(fut)
         try:
             return fut.result()
@@ -185,25 +167,21 @@ class FilesMixin:
         """A file as the running sandbox sees it (its writes included),
         under its rules: FileNotFoundError for a hidden or missing file,
         PermissionDeniedError for a view-only one."""
-        wpath = cv.workspace_path(path)
-        req = files_pb2.ReadSandboxFileRequest(sandbox_id=sandbox_id, path=wpath,
-                                               offset=offset, length=length)
+        req = rq.read_sandbox_file_request(sandbox_id, path, offset, length)
         try:
             return b"".join(c.data for c in self._files.ReadSandboxFile(req))
         except grpc.RpcError as err:
             raise self._with_status(self._error(
-                err, sandbox_id=sandbox_id, file_path=wpath, operation="read")) from None
+                err, sandbox_id=sandbox_id, file_path=req.path, operation="read")) from None
 
     def list_sandbox_files(self: "SandboxClient", sandbox_id: str, path: str = "/",
                            recursive: bool = False) -> List[SandboxFileInfo]:
-        wpath = cv.workspace_path(path)
-        req = files_pb2.ListSandboxFilesRequest(sandbox_id=sandbox_id, path=wpath,
-                                                recursive=recursive)
+        req = rq.list_sandbox_files_request(sandbox_id, path, recursive)
         try:
             resp = self._files.ListSandboxFiles(req, timeout=self._timeout)
         except grpc.RpcError as err:
             raise self._with_status(self._error(
-                err, sandbox_id=sandbox_id, file_path=wpath, operation="list")) from None
+                err, sandbox_id=sandbox_id, file_path=req.path, operation="list")) from None
         return [cv.sandbox_file_from_pb(f) for f in resp.files]
 
     def list_changes(self: "SandboxClient", sandbox_id: str) -> List[Change]:
@@ -222,9 +200,7 @@ class FilesMixin:
         codebase as a new generation. CommitConflictError (with the paths)
         when the codebase changed there since the snapshot: then nothing is
         committed."""
-        req = files_pb2.CommitChangesRequest(
-            sandbox_id=sandbox_id, paths=[cv.workspace_path(p) for p in paths or ()],
-            dry_run=dry_run)
+        req = rq.commit_changes_request(sandbox_id, paths, dry_run)
         try:
             resp = self._files.CommitChanges(req, timeout=self._timeout)
         except grpc.RpcError as err:

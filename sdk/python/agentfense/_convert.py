@@ -1,9 +1,10 @@
-"""Mapping between SDK types and sandbox.v1 protobuf messages."""
+"""Mapping between SDK types and sandbox.v1 protobuf messages (the clients'
+whole requests are built in agentfense._requests)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, List, Mapping, Optional
+from typing import Iterable, List, Optional
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
@@ -13,7 +14,8 @@ from .types import (Change, ChangeKind, Codebase, CommitResult, ExecResult,
                     FileInfo, HealthInfo, PathExplanation, PatternType,
                     Permission, PermissionRule, PresetInfo, ResourceLimits,
                     RuntimeType, SandboxFileInfo, SandboxInfo, SandboxStatus,
-                    SessionInfo, SessionStatus, UploadLimits, UploadResult)
+                    SessionInfo, SessionStatus, SkippedFile, UploadLimits,
+                    UploadResult, UploadSummary)
 
 _PERM_TO_PB = {
     Permission.NONE: common_pb2.PERMISSION_NONE,
@@ -116,6 +118,14 @@ def upload_result_from_pb(msg: codebase_pb2.UploadResult) -> UploadResult:
                         size=msg.size, checksum=msg.checksum)
 
 
+def upload_summary_from_pb(msg: files_pb2.UploadArchiveResult, codebase_id: str,
+                           skipped: List[SkippedFile], seconds: float) -> UploadSummary:
+    return UploadSummary(
+        codebase_id=codebase_id, files=msg.files, directories=msg.directories,
+        bytes=msg.bytes, wire_bytes=msg.wire_bytes, seconds=seconds, skipped=skipped,
+        results=[upload_result_from_pb(r) for r in msg.results])
+
+
 def sandbox_from_pb(msg: sandbox_pb2.Sandbox) -> SandboxInfo:
     return SandboxInfo(
         id=msg.id, codebase_id=msg.codebase_id,
@@ -141,47 +151,8 @@ def exec_result_from_pb(msg: sandbox_pb2.ExecResult, command: str) -> ExecResult
         stderr_truncated=msg.stderr_truncated, message=msg.message)
 
 
-def exec_request(sandbox_id: str, command: str, stdin, env: Optional[Mapping[str, str]],
-                 workdir: Optional[str], timeout: Optional[float]) -> sandbox_pb2.ExecRequest:
-    req = sandbox_pb2.ExecRequest(sandbox_id=sandbox_id, command=command,
-                                  env=dict(env or {}), workdir=workdir or "")
-    if isinstance(stdin, (bytes, bytearray, memoryview)):
-        req.stdin_bytes = bytes(stdin)
-    elif stdin is not None:
-        req.stdin = stdin
-    if timeout is not None:
-        req.timeout.CopyFrom(duration_to(timeout))
-    return req
-
-
-def session_exec_request(session_id: str, command: str,
-                         timeout: Optional[float]) -> sandbox_pb2.SessionExecRequest:
-    req = sandbox_pb2.SessionExecRequest(session_id=session_id, command=command)
-    if timeout is not None:
-        req.timeout.CopyFrom(duration_to(timeout))
-    return req
-
-
 def rules_to_pb(rules: Iterable[PermissionRule]) -> List[common_pb2.PermissionRule]:
     return [rule_to_pb(r) for r in rules]
-
-
-def create_sandbox_request(codebase_id: str, rules: List[PermissionRule],
-                           labels: Optional[Mapping[str, str]], expires_in,
-                           runtime: Optional[RuntimeType], image: Optional[str],
-                           resources: Optional[ResourceLimits],
-                           commit_after_exec: bool) -> sandbox_pb2.CreateSandboxRequest:
-    from .types import timeout_seconds
-
-    req = sandbox_pb2.CreateSandboxRequest(
-        codebase_id=codebase_id, permissions=rules_to_pb(rules),
-        labels=dict(labels or {}), runtime=runtime_to_pb(runtime),
-        image=image or "", resources=resources_to_pb(resources),
-        commit_after_exec=commit_after_exec)
-    secs = timeout_seconds(expires_in)
-    if secs is not None:
-        req.expires_in.CopyFrom(duration_to(secs))
-    return req
 
 
 def preset_from_pb(msg: server_pb2.Preset) -> PresetInfo:

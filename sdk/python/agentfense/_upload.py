@@ -73,3 +73,11 @@ def plan(root, limits: UploadLimits, *, ignore_patterns: Optional[Sequence[str]]
             f"{limits.max_archive_entries}",
             resource="upload_entries", limit=limits.max_archive_entries)
     return scan
+
+
+def writer(codebase_id: str, scan: _archive.Scan, *, compression: str, progress: Progress,
+           per_file_results: bool) -> _archive.ArchiveWriter:
+    """The UploadArchive messages of a scan, as both clients send them."""
+    return _archive.ArchiveWriter(codebase_id, scan, compression=compression,
+                                  progress=progress_callback(progress),
+                                  per_file_results=per_file_results)

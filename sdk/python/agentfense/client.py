@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import io
 import os
-from typing import (IO, Callable, Dict, Iterable, Iterator, List, Mapping,
+from typing import (IO, Callable, Iterable, Iterator, List, Mapping,
                     Optional, Union)
 
 import grpc
 
 from . import _convert as cv
+from . import _requests as rq
+from ._client_core import ClientCore, PageTokens, lacks_status
 from ._client_files import FilesMixin
+from ._proto.sandbox.v1 import codebase_pb2, sandbox_pb2, server_pb2
+# exec_deadline and EXEC_GRACE_SECONDS stay importable from here.
+from ._requests import EXEC_GRACE_SECONDS, exec_deadline  # noqa: F401
 from .audit import AuditMixin
-from ._endpoint import channel_options, grpc_target, resolve_endpoint
-from ._proto.sandbox.v1 import (codebase_pb2, codebase_pb2_grpc, files_pb2_grpc,
-                                sandbox_pb2, sandbox_pb2_grpc, server_pb2,
-                                server_pb2_grpc)
 from .exceptions import (AgentFenseError, CodebaseNotFoundError,
-                         FileNotFoundError, InvalidConfigurationError,
-                         NotFoundError, SandboxNotRunningError, from_rpc_error)
-from .presets import expand_permissions
+                         InvalidConfigurationError)
 from .stream import ExecStream
 from .types import (Codebase, ExecResult, FileInfo, HealthInfo, PathExplanation,
                     PresetInfo, ResourceLimits, RuleLike, RuntimeType,
@@ -35,14 +34,11 @@ MiB = 1024 * 1024
 KiB = 1024
 DEFAULT_CHUNK_SIZE = 256 * KiB
 MIN_CHUNK_SIZE, MAX_CHUNK_SIZE = 64 * KiB, 1 * MiB
-# Extra time the client waits beyond a command's own timeout, so that the
-# server's DEADLINE_EXCEEDED (with the process tree killed) arrives first.
-EXEC_GRACE_SECONDS = 30.0
 
 Content = Union[bytes, bytearray, memoryview, str, IO[bytes]]
 
 
-class SandboxClient(FilesMixin, AuditMixin):
+class SandboxClient(FilesMixin, AuditMixin, ClientCore):
     """Low-level, synchronous client.
 
     endpoint: "host:port", "unix:///path" or "unix:/path"; when omitted,
@@ -58,20 +54,8 @@ class SandboxClient(FilesMixin, AuditMixin):
         if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
             raise InvalidConfigurationError(
                 f"chunk_size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}")
-        self.endpoint = resolve_endpoint(endpoint)
-        target = grpc_target(self.endpoint)
-        options = channel_options(max_message_bytes)
-        if secure or credentials is not None:
-            creds = credentials or grpc.ssl_channel_credentials()
-            self._channel = grpc.secure_channel(target, creds, options=options)
-        else:
-            self._channel = grpc.insecure_channel(target, options=options)
-        self._timeout = timeout
-        self._chunk_size = chunk_size
-        self._sandboxes = sandbox_pb2_grpc.SandboxServiceStub(self._channel)
-        self._codebases = codebase_pb2_grpc.CodebaseServiceStub(self._channel)
-        self._server = server_pb2_grpc.ServerServiceStub(self._channel)
-        self._files = files_pb2_grpc.FileServiceStub(self._channel)
+        self._open(grpc, endpoint, secure, credentials, timeout, max_message_bytes,
+                   chunk_size)
 
     # -- plumbing ---------------------------------------------------------
 
@@ -84,18 +68,24 @@ class SandboxClient(FilesMixin, AuditMixin):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _error(self, err: grpc.RpcError, **ctx) -> AgentFenseError:
-        return from_rpc_error(err, endpoint=self.endpoint, **ctx)
-
     def _unary(self, method, request, **ctx):
         try:
             return method(request, timeout=self._timeout)
         except grpc.RpcError as err:
             raise self._error(err, **ctx) from None
 
+    def _all_pages(self, method, request: Callable[[str], object]) -> Iterator:
+        """The responses of a List call, every page fetched."""
+        pages = PageTokens()
+        while True:
+            resp = self._unary(method, request(pages.token))
+            yield resp
+            if not pages.advance(resp.next_page_token):
+                return
+
     def _with_status(self, exc: AgentFenseError) -> AgentFenseError:
         """A SandboxNotRunningError learns the sandbox's current status."""
-        if isinstance(exc, SandboxNotRunningError) and exc.current_status is None:
+        if lacks_status(exc):
             try:
                 exc.current_status = self.get_sandbox(exc.sandbox_id).status
             except AgentFenseError:
@@ -115,12 +105,10 @@ class SandboxClient(FilesMixin, AuditMixin):
 
     def list_codebases(self, owner_id: str = "", page_size: int = 0) -> List[Codebase]:
         """All codebases (of `owner_id` when given), every page fetched."""
-        def page(token: str):
-            req = codebase_pb2.ListCodebasesRequest(
-                owner_id=owner_id, page_size=page_size, page_token=token)
-            resp = self._unary(self._codebases.ListCodebases, req)
-            return resp.codebases, resp.next_page_token
-        return [cv.codebase_from_pb(c) for c in _all_pages(page)]
+        pages = self._all_pages(self._codebases.ListCodebases, lambda token: (
+            codebase_pb2.ListCodebasesRequest(owner_id=owner_id, page_size=page_size,
+                                              page_token=token)))
+        return [cv.codebase_from_pb(c) for resp in pages for c in resp.codebases]
 
     def delete_codebase(self, codebase_id: str) -> None:
         req = codebase_pb2.DeleteCodebaseRequest(codebase_id=codebase_id)
@@ -159,10 +147,7 @@ class SandboxClient(FilesMixin, AuditMixin):
     def _upload_chunks(self, codebase_id: str, file_path: str, source: IO[bytes],
                        size: int, mode: Optional[int],
                        failure: List[BaseException]) -> Iterator:
-        meta = codebase_pb2.UploadChunk.Metadata(
-            codebase_id=codebase_id, file_path=file_path, total_size=size,
-            mode=mode or 0)
-        yield codebase_pb2.UploadChunk(metadata=meta)
+        yield rq.upload_metadata(codebase_id, file_path, size, mode)
         try:
             while True:
                 data = source.read(self._chunk_size)
@@ -201,8 +186,8 @@ class SandboxClient(FilesMixin, AuditMixin):
     def _not_found(self, err: grpc.RpcError, codebase_id: str,
                    file_path: str) -> AgentFenseError:
         """NOT_FOUND on a file call: tell a missing codebase from a missing file."""
-        exc = self._error(err, codebase_id=codebase_id, file_path=file_path)
-        if type(exc) is not NotFoundError:
+        exc, missing_file = self._file_error(err, codebase_id, file_path)
+        if missing_file is None:
             return exc
         try:
             self.get_codebase(codebase_id)
@@ -210,8 +195,7 @@ class SandboxClient(FilesMixin, AuditMixin):
             return missing
         except AgentFenseError:
             return exc
-        return FileNotFoundError(codebase_id, file_path, code=exc.code,
-                                 details=exc.details)
+        return missing_file
 
     # -- sandboxes --------------------------------------------------------
 
@@ -230,9 +214,8 @@ class SandboxClient(FilesMixin, AuditMixin):
         commit_after_exec: commit the sandbox's changes into the codebase
         after every command (a failure shows in the command's message).
         """
-        req = cv.create_sandbox_request(codebase_id, expand_permissions(preset, permissions),
-                                        labels, expires_in, runtime, image, resources,
-                                        commit_after_exec)
+        req = rq.create_sandbox_request(codebase_id, permissions, preset, labels, expires_in,
+                                        runtime, image, resources, commit_after_exec)
         return cv.sandbox_from_pb(
             self._unary(self._sandboxes.CreateSandbox, req, codebase_id=codebase_id))
 
@@ -242,12 +225,10 @@ class SandboxClient(FilesMixin, AuditMixin):
             self._unary(self._sandboxes.GetSandbox, req, sandbox_id=sandbox_id))
 
     def list_sandboxes(self, codebase_id: str = "", page_size: int = 0) -> List[SandboxInfo]:
-        def page(token: str):
-            req = sandbox_pb2.ListSandboxesRequest(
-                codebase_id=codebase_id, page_size=page_size, page_token=token)
-            resp = self._unary(self._sandboxes.ListSandboxes, req)
-            return resp.sandboxes, resp.next_page_token
-        return [cv.sandbox_from_pb(s) for s in _all_pages(page)]
+        pages = self._all_pages(self._sandboxes.ListSandboxes, lambda token: (
+            sandbox_pb2.ListSandboxesRequest(codebase_id=codebase_id, page_size=page_size,
+                                             page_token=token)))
+        return [cv.sandbox_from_pb(s) for resp in pages for s in resp.sandboxes]
 
     def start_sandbox(self, sandbox_id: str) -> SandboxInfo:
         req = sandbox_pb2.StartSandboxRequest(sandbox_id=sandbox_id)
@@ -275,7 +256,7 @@ class SandboxClient(FilesMixin, AuditMixin):
         whole process tree is killed and CommandTimeoutError raised.
         """
         secs = timeout_seconds(timeout)
-        req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
+        req = rq.exec_request(sandbox_id, command, stdin, env, workdir, secs)
         try:
             resp = self._sandboxes.Exec(req, timeout=exec_deadline(secs))
         except grpc.RpcError as err:
@@ -289,7 +270,7 @@ class SandboxClient(FilesMixin, AuditMixin):
                     timeout: Timeout = None) -> ExecStream:
         """Like exec(), but output arrives as it is written (see ExecStream)."""
         secs = timeout_seconds(timeout)
-        req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
+        req = rq.exec_request(sandbox_id, command, stdin, env, workdir, secs)
         call = self._sandboxes.ExecStream(req, timeout=exec_deadline(secs))
         return ExecStream(
             call, command, lambda err: self._exec_error(err, sandbox_id, command, secs))
@@ -315,27 +296,9 @@ class SandboxClient(FilesMixin, AuditMixin):
                      preset: Optional[str] = None,
                      is_dir: bool = False) -> PathExplanation:
         """Which level `path` gets, under a sandbox's rules or the given ones."""
-        rules = expand_permissions(preset, permissions)
-        req = server_pb2.ExplainPathRequest(
-            sandbox_id=sandbox_id, permissions=cv.rules_to_pb(rules), path=path,
-            is_dir=is_dir)
-        ctx: Dict[str, str] = {"sandbox_id": sandbox_id} if sandbox_id else {}
+        req, ctx = rq.explain_path_request(path, sandbox_id, permissions, preset, is_dir)
         return cv.explanation_from_pb(
             self._unary(self._server.ExplainPath, req, **ctx))
-
-
-def exec_deadline(secs: Optional[float]) -> Optional[float]:
-    return None if secs is None else secs + EXEC_GRACE_SECONDS
-
-
-def _all_pages(fetch: Callable[[str], tuple]) -> Iterator:
-    token, seen = "", set()
-    while True:
-        items, token = fetch(token)
-        yield from items
-        if not token or token in seen:
-            return
-        seen.add(token)
 
 
 def _remaining_size(f: IO[bytes]) -> int:

@@ -8,18 +8,18 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Union
 
 from . import _common, _upload
 from .client import SandboxClient
-from .exceptions import AgentFenseError, SandboxNotFoundError
-from .presets import DEFAULT_PRESET, expand_permissions
+from .exceptions import AgentFenseError
+from .presets import DEFAULT_PRESET
 from .session import Session
 from .stream import ExecStream
 from .types import (Change, Codebase, CommitResult, ExecResult, ResourceLimits,
-                    RuleLike, RuntimeType, SandboxFileInfo, SandboxInfo,
-                    SandboxStatus, Timeout, UploadSummary)
+                    RuleLike, RuntimeType, SandboxFileInfo, SandboxInfo, Timeout,
+                    UploadSummary)
 
 log = logging.getLogger("agentfense")
 
 
-class Sandbox:
+class Sandbox(_common.SandboxState[SandboxClient]):
     """A sandbox plus the resources this object is responsible for removing.
 
     Use it as a context manager: on leaving the block, for any reason
@@ -30,14 +30,9 @@ class Sandbox:
     def __init__(self, client: SandboxClient, info: SandboxInfo, *,
                  owns_sandbox: bool, owns_codebase: bool, owns_client: bool,
                  upload: Optional[UploadSummary] = None) -> None:
-        self._client = client
-        self._info = info
-        self._owns_sandbox = owns_sandbox
-        self._owns_codebase = owns_codebase
-        self._owns_client = owns_client
-        self._upload = upload
-        self._codebase: Optional[Codebase] = None
-        self._destroyed = False
+        super().__init__(client, info, owns_sandbox=owns_sandbox,
+                         owns_codebase=owns_codebase, owns_client=owns_client,
+                         upload=upload)
 
     # -- construction -----------------------------------------------------
 
@@ -63,9 +58,7 @@ class Sandbox:
         is in `sandbox.upload.skipped`. If any step fails, Ctrl-C included,
         whatever was already created is removed before the error propagates.
         """
-        root = _common.check_dir(path)
-        preset = _common.preset_or_default(preset)
-        rules = expand_permissions(preset, permissions)  # bad preset: fail early
+        root, rules = _common.local_args(path, preset, permissions)  # bad ones fail early
         c = client or SandboxClient(endpoint, secure=secure)
         with _Undo(c, close_client=client is None) as undo:
             scan = _upload.plan(root, c.get_upload_limits(), ignore_patterns=ignore_patterns,
@@ -73,8 +66,7 @@ class Sandbox:
                                 use_default_ignores=use_default_ignores,
                                 max_file_size=max_file_size, on_large_file=on_large_file)
             undo.codebase_id = c.create_codebase(
-                _common.codebase_name(root, codebase_name),
-                owner_id or _common.default_owner()).id
+                *_common.new_codebase_args(root, codebase_name, owner_id)).id
             summary = c.upload_scan(undo.codebase_id, scan, compression=compression,
                                     progress=progress)
             info = undo.open_sandbox(undo.codebase_id, auto_start, permissions=rules,
@@ -117,43 +109,13 @@ class Sandbox:
             raise
         return cls(c, info, owns_sandbox=False, owns_codebase=False, owns_client=True)
 
-    # -- state ------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return self._info.id
-
-    @property
-    def codebase_id(self) -> str:
-        return self._info.codebase_id
+    # -- state (id, status, info... in _common.SandboxState) ---------------
 
     @property
     def codebase(self) -> Codebase:
         if self._codebase is None:
             self._codebase = self._client.get_codebase(self.codebase_id)
         return self._codebase
-
-    @property
-    def status(self) -> SandboxStatus:
-        """Status as last seen (see refresh())."""
-        return self._info.status
-
-    @property
-    def runtime(self) -> RuntimeType:
-        return self._info.runtime
-
-    @property
-    def info(self) -> SandboxInfo:
-        return self._info
-
-    @property
-    def client(self) -> SandboxClient:
-        return self._client
-
-    @property
-    def upload(self) -> Optional[UploadSummary]:
-        """What from_local uploaded and what it left out (else None)."""
-        return self._upload
 
     def refresh(self) -> "Sandbox":
         self._info = self._client.get_sandbox(self.id)
@@ -242,19 +204,13 @@ class Sandbox:
         it (or if delete_codebase=True). Safe to call more than once."""
         if self._destroyed:
             return
-        if delete_codebase is None:
-            delete_codebase = self._owns_codebase
         errors: List[BaseException] = []
         try:
-            try:
-                self._client.destroy_sandbox(self.id)
-            except SandboxNotFoundError:
-                pass
-            except AgentFenseError as exc:
-                errors.append(exc)
-            if delete_codebase:
+            for remove, ident, tolerated in self._removals(delete_codebase):
                 try:
-                    self._client.delete_codebase(self.codebase_id)
+                    remove(ident)
+                except tolerated:
+                    pass
                 except AgentFenseError as exc:
                     errors.append(exc)
             self._destroyed = True
@@ -278,29 +234,21 @@ class Sandbox:
         try:
             self.close()
         except AgentFenseError:
-            if exc_type is None:
+            if _common.should_raise_cleanup_error(exc_type, "cleanup of sandbox %s failed", self.id):
                 raise
-            # Do not mask the error that ended the block.
-            log.warning("cleanup of sandbox %s failed", self.id, exc_info=True)
         return False
 
     def __repr__(self) -> str:
         return f"Sandbox(id={self.id!r}, status={self.status.value})"
 
 
-class _Undo:
+class _Undo(_common.UndoState[SandboxClient]):
     """Remove what a failed construction created, then let its error propagate.
 
     Whatever fails inside the block (KeyboardInterrupt included), the sandbox
     and codebase recorded so far are removed on a best-effort basis; a
     failure to remove them is logged, never raised over the original error.
     """
-
-    def __init__(self, client: SandboxClient, close_client: bool) -> None:
-        self.client = client
-        self.close_client = close_client
-        self.codebase_id: Optional[str] = None
-        self.sandbox_id: Optional[str] = None
 
     def open_sandbox(self, codebase_id: str, auto_start: bool, **create) -> SandboxInfo:
         info = self.client.create_sandbox(codebase_id, **create)
@@ -313,16 +261,11 @@ class _Undo:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             return False
-        if self.sandbox_id is not None:
+        for remove, ident, warning in self._removals():
             try:
-                self.client.destroy_sandbox(self.sandbox_id)
+                remove(ident)
             except AgentFenseError:
-                log.warning("could not destroy sandbox %s", self.sandbox_id, exc_info=True)
-        if self.codebase_id is not None:
-            try:
-                self.client.delete_codebase(self.codebase_id)
-            except AgentFenseError:
-                log.warning("could not delete codebase %s", self.codebase_id, exc_info=True)
+                log.warning(warning, ident, exc_info=True)
         if self.close_client:
             self.client.close()
         return False

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
+from . import _common
 from .exceptions import AgentFenseError, SessionNotFoundError
 from .stream import ExecStream
-from .types import ExecResult, SessionInfo, SessionStatus, Timeout
+from .types import ExecResult, SessionInfo, Timeout
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import SandboxClient
 
-log = logging.getLogger("agentfense")
 
-
-class Session:
+class Session(_common.SessionState["SandboxClient"]):
     """One shell process that keeps its state between commands: the working
     directory, exported variables, functions and background jobs. Commands
     run one at a time (concurrent ones queue); stdout and stderr stay
@@ -25,30 +23,7 @@ class Session:
     """
 
     def __init__(self, client: "SandboxClient", info: SessionInfo) -> None:
-        self._client = client
-        self._info = info
-        self._closed = False
-
-    @property
-    def id(self) -> str:
-        return self._info.id
-
-    @property
-    def sandbox_id(self) -> str:
-        return self._info.sandbox_id
-
-    @property
-    def shell(self) -> str:
-        return self._info.shell
-
-    @property
-    def status(self) -> SessionStatus:
-        """Status as last seen (see refresh())."""
-        return self._info.status
-
-    @property
-    def info(self) -> SessionInfo:
-        return self._info
+        super().__init__(client, info)
 
     def exec(self, command: str, timeout: Timeout = None,
              raise_on_error: bool = False) -> ExecResult:
@@ -79,8 +54,7 @@ class Session:
             self._client.destroy_session(self.id)
         except SessionNotFoundError:
             pass
-        self._closed = True
-        self._info.status = SessionStatus.CLOSED
+        self._mark_closed()
 
     destroy = close
 
@@ -91,9 +65,8 @@ class Session:
         try:
             self.close()
         except AgentFenseError:
-            if exc_type is None:
+            if _common.should_raise_cleanup_error(exc_type, "closing session %s failed", self.id):
                 raise
-            log.warning("closing session %s failed", self.id, exc_info=True)
         return False
 
     def __repr__(self) -> str:

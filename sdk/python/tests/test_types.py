@@ -6,6 +6,7 @@ from agentfense import (CommandExecutionError, ExecResult, OutputChunk,
                         OutputType, PatternType, Permission, PermissionRule,
                         ResourceLimits, RuntimeType, SandboxStatus)
 from agentfense import _convert as cv
+from agentfense import _requests as rq
 from agentfense._proto.sandbox.v1 import common_pb2, sandbox_pb2
 
 
@@ -104,10 +105,10 @@ def test_sandbox_info_from_wire():
 
 
 def test_exec_request_binary_stdin_uses_extension_field():
-    req = cv.exec_request("sb_1", "cat", b"\x00\xff", {"A": "1"}, "/workspace/x", 2.5)
+    req = rq.exec_request("sb_1", "cat", b"\x00\xff", {"A": "1"}, "/workspace/x", 2.5)
     assert req.stdin_bytes == b"\x00\xff" and req.stdin == ""
     assert req.timeout.ToMilliseconds() == 2500 and dict(req.env) == {"A": "1"}
-    req = cv.exec_request("sb_1", "cat", "text", None, None, None)
+    req = rq.exec_request("sb_1", "cat", "text", None, None, None)
     assert req.stdin == "text" and not req.HasField("timeout") and req.workdir == ""
 
 

@@ -12,11 +12,10 @@ import grpc
 
 from .. import _archive
 from .. import _convert as cv
+from .. import _requests as rq
 from .. import _upload
-from .._archive import ArchiveWriter
 from .._proto.sandbox.v1 import files_pb2, sandbox_pb2
-from .._client_files import UPLOAD_ARCHIVE
-from ..client import exec_deadline
+from .._requests import exec_deadline
 from ..exceptions import AgentFenseError, CommitConflictError
 from ..types import (Change, CommitResult, ExecResult, SandboxFileInfo,
                      SessionInfo, Timeout, UploadLimits, UploadSummary,
@@ -47,8 +46,7 @@ class AsyncFilesMixin:
     async def create_session(self: "AsyncSandboxClient", sandbox_id: str,
                              shell: Optional[str] = None,
                              env: Optional[Mapping[str, str]] = None) -> SessionInfo:
-        req = sandbox_pb2.CreateSessionRequest(sandbox_id=sandbox_id, shell=shell or "",
-                                               env=dict(env or {}))
+        req = rq.create_session_request(sandbox_id, shell, env)
         try:
             resp = await self._sandboxes.CreateSession(req, timeout=self._timeout)
         except grpc.RpcError as err:
@@ -77,21 +75,20 @@ class AsyncFilesMixin:
     async def session_exec(self: "AsyncSandboxClient", session_id: str, command: str,
                            timeout: Timeout = None) -> ExecResult:
         secs = timeout_seconds(timeout)
-        req = cv.session_exec_request(session_id, command, secs)
+        req = rq.session_exec_request(session_id, command, secs)
         try:
             resp = await self._sandboxes.SessionExec(req, timeout=exec_deadline(secs))
         except grpc.RpcError as err:
-            raise self._error(err, session_id=session_id, command=command,
-                              timeout=secs) from None
+            raise self._session_error(err, session_id, command, secs) from None
         return cv.exec_result_from_pb(resp, command)
 
     def session_exec_stream(self: "AsyncSandboxClient", session_id: str, command: str,
                             timeout: Timeout = None) -> AsyncExecStream:
         secs = timeout_seconds(timeout)
-        req = cv.session_exec_request(session_id, command, secs)
+        req = rq.session_exec_request(session_id, command, secs)
         call = self._sandboxes.SessionExecStream(req, timeout=exec_deadline(secs))
-        return AsyncExecStream(call, command, lambda err: self._error(
-            err, session_id=session_id, command=command, timeout=secs))
+        return AsyncExecStream(call, command,
+                               lambda err: self._session_error(err, session_id, command, secs))
 
     # -- bulk upload ------------------------------------------------------
 
@@ -126,9 +123,8 @@ class AsyncFilesMixin:
                           per_file_results: bool = False,
                           started: Optional[float] = None) -> UploadSummary:
         started = time.monotonic() if started is None else started
-        writer = ArchiveWriter(codebase_id, scan, compression=compression,
-                               progress=_upload.progress_callback(progress),
-                               per_file_results=per_file_results)
+        writer = _upload.writer(codebase_id, scan, compression=compression,
+                                progress=progress, per_file_results=per_file_results)
         failure: List[BaseException] = []
 
         async def requests():
@@ -139,10 +135,7 @@ class AsyncFilesMixin:
                 failure.append(exc)
                 raise
 
-        method = self._channel.stream_unary(
-            UPLOAD_ARCHIVE, request_serializer=None,
-            response_deserializer=files_pb2.UploadArchiveResult.FromString)
-        call = method(requests())
+        call = self._archive_method()(requests())
         try:
             resp = await call
         except BaseException as exc:
@@ -153,36 +146,29 @@ class AsyncFilesMixin:
             if isinstance(exc, grpc.RpcError):
                 raise self._error(exc, codebase_id=codebase_id) from None
             raise
-        return UploadSummary(
-            codebase_id=codebase_id, files=resp.files, directories=resp.directories,
-            bytes=resp.bytes, wire_bytes=resp.wire_bytes,
-            seconds=time.monotonic() - started, skipped=scan.skipped,
-            results=[cv.upload_result_from_pb(r) for r in resp.results])
+        return cv.upload_summary_from_pb(resp, codebase_id, scan.skipped,
+                                         time.monotonic() - started)
 
     # -- a running sandbox's files ----------------------------------------
 
     async def read_sandbox_file(self: "AsyncSandboxClient", sandbox_id: str, path: str,
                                 offset: int = 0, length: int = 0) -> bytes:
-        wpath = cv.workspace_path(path)
-        req = files_pb2.ReadSandboxFileRequest(sandbox_id=sandbox_id, path=wpath,
-                                               offset=offset, length=length)
+        req = rq.read_sandbox_file_request(sandbox_id, path, offset, length)
         try:
             return b"".join([c.data async for c in self._files.ReadSandboxFile(req)])
         except grpc.RpcError as err:
             raise await self._with_status(self._error(
-                err, sandbox_id=sandbox_id, file_path=wpath, operation="read")) from None
+                err, sandbox_id=sandbox_id, file_path=req.path, operation="read")) from None
 
     async def list_sandbox_files(self: "AsyncSandboxClient", sandbox_id: str,
                                  path: str = "/",
                                  recursive: bool = False) -> List[SandboxFileInfo]:
-        wpath = cv.workspace_path(path)
-        req = files_pb2.ListSandboxFilesRequest(sandbox_id=sandbox_id, path=wpath,
-                                                recursive=recursive)
+        req = rq.list_sandbox_files_request(sandbox_id, path, recursive)
         try:
             resp = await self._files.ListSandboxFiles(req, timeout=self._timeout)
         except grpc.RpcError as err:
             raise await self._with_status(self._error(
-                err, sandbox_id=sandbox_id, file_path=wpath, operation="list")) from None
+                err, sandbox_id=sandbox_id, file_path=req.path, operation="list")) from None
         return [cv.sandbox_file_from_pb(f) for f in resp.files]
 
     async def list_changes(self: "AsyncSandboxClient", sandbox_id: str) -> List[Change]:
@@ -196,18 +182,20 @@ class AsyncFilesMixin:
     async def commit_changes(self: "AsyncSandboxClient", sandbox_id: str,
                              paths: Optional[Sequence[str]] = None,
                              dry_run: bool = False) -> CommitResult:
-        req = files_pb2.CommitChangesRequest(
-            sandbox_id=sandbox_id, paths=[cv.workspace_path(p) for p in paths or ()],
-            dry_run=dry_run)
+        req = rq.commit_changes_request(sandbox_id, paths, dry_run)
         try:
             resp = await self._files.CommitChanges(req, timeout=self._timeout)
         except grpc.RpcError as err:
             exc = await self._with_status(self._error(err, sandbox_id=sandbox_id))
             if isinstance(exc, CommitConflictError):
-                try:
-                    dry = await self.commit_changes(sandbox_id, paths, True)
-                    exc.paths = [c.path for c in dry.conflicts]
-                except AgentFenseError:
-                    pass
+                exc.paths = await self._conflicts(sandbox_id, paths)
             raise exc from None
         return cv.commit_from_pb(resp, dry_run)
+
+    async def _conflicts(self: "AsyncSandboxClient", sandbox_id: str,
+                         paths: Optional[Sequence[str]]) -> List[str]:
+        try:
+            dry = await self.commit_changes(sandbox_id, paths, True)
+        except AgentFenseError:
+            return []
+        return [c.path for c in dry.conflicts]

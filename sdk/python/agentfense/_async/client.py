@@ -6,21 +6,18 @@ upload and the sandbox file calls are in agentfense._async._files.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Mapping, Optional, Union
+from typing import Callable, Iterable, List, Mapping, Optional, Union
 
 import grpc
 from grpc import aio
 
 from .. import _convert as cv
-from .._endpoint import channel_options, grpc_target, resolve_endpoint
-from .._proto.sandbox.v1 import (codebase_pb2, codebase_pb2_grpc, files_pb2_grpc,
-                                 sandbox_pb2, sandbox_pb2_grpc, server_pb2,
-                                 server_pb2_grpc)
-from ..client import DEFAULT_CHUNK_SIZE, exec_deadline
-from ..exceptions import (AgentFenseError, CodebaseNotFoundError,
-                          FileNotFoundError, NotFoundError,
-                          SandboxNotRunningError, from_rpc_error)
-from ..presets import expand_permissions
+from .. import _requests as rq
+from .._client_core import ClientCore, PageTokens, lacks_status
+from .._proto.sandbox.v1 import codebase_pb2, sandbox_pb2, server_pb2
+from .._requests import exec_deadline
+from ..client import DEFAULT_CHUNK_SIZE
+from ..exceptions import AgentFenseError, CodebaseNotFoundError
 from ..types import (Codebase, ExecResult, FileInfo, HealthInfo, PathExplanation,
                      PresetInfo, ResourceLimits, RuleLike, RuntimeType,
                      SandboxInfo, Timeout, UploadResult, timeout_seconds)
@@ -28,7 +25,7 @@ from ._files import AsyncFilesMixin
 from .stream import AsyncExecStream
 
 
-class AsyncSandboxClient(AsyncFilesMixin):
+class AsyncSandboxClient(AsyncFilesMixin, ClientCore):
     """Low-level async client; use `async with` or `await client.close()`."""
 
     def __init__(self, endpoint: Optional[str] = None, *, secure: bool = False,
@@ -36,20 +33,8 @@ class AsyncSandboxClient(AsyncFilesMixin):
                  timeout: Optional[float] = 60.0,
                  max_message_bytes: Optional[int] = None,
                  chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
-        self.endpoint = resolve_endpoint(endpoint)
-        target = grpc_target(self.endpoint)
-        options = channel_options(max_message_bytes)
-        if secure or credentials is not None:
-            creds = credentials or grpc.ssl_channel_credentials()
-            self._channel = aio.secure_channel(target, creds, options=options)
-        else:
-            self._channel = aio.insecure_channel(target, options=options)
-        self._timeout = timeout
-        self._chunk_size = chunk_size
-        self._sandboxes = sandbox_pb2_grpc.SandboxServiceStub(self._channel)
-        self._codebases = codebase_pb2_grpc.CodebaseServiceStub(self._channel)
-        self._server = server_pb2_grpc.ServerServiceStub(self._channel)
-        self._files = files_pb2_grpc.FileServiceStub(self._channel)
+        self._open(aio, endpoint, secure, credentials, timeout, max_message_bytes,
+                   chunk_size)
 
     # -- plumbing ---------------------------------------------------------
 
@@ -62,17 +47,23 @@ class AsyncSandboxClient(AsyncFilesMixin):
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    def _error(self, err: grpc.RpcError, **ctx) -> AgentFenseError:
-        return from_rpc_error(err, endpoint=self.endpoint, **ctx)
-
     async def _unary(self, method, request, **ctx):
         try:
             return await method(request, timeout=self._timeout)
         except grpc.RpcError as err:
             raise self._error(err, **ctx) from None
 
+    async def _all_pages(self, method, request: Callable[[str], object]) -> list:
+        """The responses of a List call, every page fetched."""
+        responses, pages = [], PageTokens()
+        while True:
+            resp = await self._unary(method, request(pages.token))
+            responses.append(resp)
+            if not pages.advance(resp.next_page_token):
+                return responses
+
     async def _with_status(self, exc: AgentFenseError) -> AgentFenseError:
-        if isinstance(exc, SandboxNotRunningError) and exc.current_status is None:
+        if lacks_status(exc):
             try:
                 exc.current_status = (await self.get_sandbox(exc.sandbox_id)).status
             except AgentFenseError:
@@ -91,17 +82,10 @@ class AsyncSandboxClient(AsyncFilesMixin):
             await self._unary(self._codebases.GetCodebase, req, codebase_id=codebase_id))
 
     async def list_codebases(self, owner_id: str = "", page_size: int = 0) -> List[Codebase]:
-        out: List[Codebase] = []
-        token, seen = "", set()
-        while True:
-            req = codebase_pb2.ListCodebasesRequest(owner_id=owner_id, page_size=page_size,
-                                                    page_token=token)
-            resp = await self._unary(self._codebases.ListCodebases, req)
-            out += [cv.codebase_from_pb(c) for c in resp.codebases]
-            token = resp.next_page_token
-            if not token or token in seen:
-                return out
-            seen.add(token)
+        pages = await self._all_pages(self._codebases.ListCodebases, lambda token: (
+            codebase_pb2.ListCodebasesRequest(owner_id=owner_id, page_size=page_size,
+                                              page_token=token)))
+        return [cv.codebase_from_pb(c) for resp in pages for c in resp.codebases]
 
     async def delete_codebase(self, codebase_id: str) -> None:
         req = codebase_pb2.DeleteCodebaseRequest(codebase_id=codebase_id)
@@ -114,10 +98,7 @@ class AsyncSandboxClient(AsyncFilesMixin):
         data = content.encode() if isinstance(content, str) else bytes(content)
 
         async def chunks():
-            meta = codebase_pb2.UploadChunk.Metadata(
-                codebase_id=codebase_id, file_path=file_path, total_size=len(data),
-                mode=mode or 0)
-            yield codebase_pb2.UploadChunk(metadata=meta)
+            yield rq.upload_metadata(codebase_id, file_path, len(data), mode)
             for i in range(0, len(data), self._chunk_size):
                 yield codebase_pb2.UploadChunk(data=data[i:i + self._chunk_size])
 
@@ -146,8 +127,8 @@ class AsyncSandboxClient(AsyncFilesMixin):
 
     async def _not_found(self, err: grpc.RpcError, codebase_id: str,
                          file_path: str) -> AgentFenseError:
-        exc = self._error(err, codebase_id=codebase_id, file_path=file_path)
-        if type(exc) is not NotFoundError:
+        exc, missing_file = self._file_error(err, codebase_id, file_path)
+        if missing_file is None:
             return exc
         try:
             await self.get_codebase(codebase_id)
@@ -155,7 +136,7 @@ class AsyncSandboxClient(AsyncFilesMixin):
             return missing
         except AgentFenseError:
             return exc
-        return FileNotFoundError(codebase_id, file_path, code=exc.code, details=exc.details)
+        return missing_file
 
     # -- sandboxes --------------------------------------------------------
 
@@ -168,9 +149,8 @@ class AsyncSandboxClient(AsyncFilesMixin):
                              image: Optional[str] = None,
                              resources: Optional[ResourceLimits] = None,
                              commit_after_exec: bool = False) -> SandboxInfo:
-        req = cv.create_sandbox_request(codebase_id, expand_permissions(preset, permissions),
-                                        labels, expires_in, runtime, image, resources,
-                                        commit_after_exec)
+        req = rq.create_sandbox_request(codebase_id, permissions, preset, labels, expires_in,
+                                        runtime, image, resources, commit_after_exec)
         return cv.sandbox_from_pb(
             await self._unary(self._sandboxes.CreateSandbox, req, codebase_id=codebase_id))
 
@@ -181,17 +161,10 @@ class AsyncSandboxClient(AsyncFilesMixin):
 
     async def list_sandboxes(self, codebase_id: str = "",
                              page_size: int = 0) -> List[SandboxInfo]:
-        out: List[SandboxInfo] = []
-        token, seen = "", set()
-        while True:
-            req = sandbox_pb2.ListSandboxesRequest(codebase_id=codebase_id,
-                                                   page_size=page_size, page_token=token)
-            resp = await self._unary(self._sandboxes.ListSandboxes, req)
-            out += [cv.sandbox_from_pb(s) for s in resp.sandboxes]
-            token = resp.next_page_token
-            if not token or token in seen:
-                return out
-            seen.add(token)
+        pages = await self._all_pages(self._sandboxes.ListSandboxes, lambda token: (
+            sandbox_pb2.ListSandboxesRequest(codebase_id=codebase_id, page_size=page_size,
+                                             page_token=token)))
+        return [cv.sandbox_from_pb(s) for resp in pages for s in resp.sandboxes]
 
     async def start_sandbox(self, sandbox_id: str) -> SandboxInfo:
         req = sandbox_pb2.StartSandboxRequest(sandbox_id=sandbox_id)
@@ -214,12 +187,11 @@ class AsyncSandboxClient(AsyncFilesMixin):
                    env: Optional[Mapping[str, str]] = None, workdir: Optional[str] = None,
                    timeout: Timeout = None) -> ExecResult:
         secs = timeout_seconds(timeout)
-        req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
+        req = rq.exec_request(sandbox_id, command, stdin, env, workdir, secs)
         try:
             resp = await self._sandboxes.Exec(req, timeout=exec_deadline(secs))
         except grpc.RpcError as err:
-            raise await self._with_status(self._error(
-                err, sandbox_id=sandbox_id, command=command, timeout=secs)) from None
+            raise await self._exec_error(err, sandbox_id, command, secs) from None
         return cv.exec_result_from_pb(resp, command)
 
     def exec_stream(self, sandbox_id: str, command: str,
@@ -228,10 +200,15 @@ class AsyncSandboxClient(AsyncFilesMixin):
                     workdir: Optional[str] = None, timeout: Timeout = None) -> AsyncExecStream:
         """`async for chunk in client.exec_stream(...)` (not awaited itself)."""
         secs = timeout_seconds(timeout)
-        req = cv.exec_request(sandbox_id, command, stdin, env, workdir, secs)
+        req = rq.exec_request(sandbox_id, command, stdin, env, workdir, secs)
         call = self._sandboxes.ExecStream(req, timeout=exec_deadline(secs))
-        return AsyncExecStream(call, command, lambda err: self._with_status(self._error(
-            err, sandbox_id=sandbox_id, command=command, timeout=secs)))
+        return AsyncExecStream(
+            call, command, lambda err: self._exec_error(err, sandbox_id, command, secs))
+
+    async def _exec_error(self, err: grpc.RpcError, sandbox_id: str, command: str,
+                          secs: Optional[float]) -> AgentFenseError:
+        return await self._with_status(
+            self._error(err, sandbox_id=sandbox_id, command=command, timeout=secs))
 
     # -- server -----------------------------------------------------------
 
@@ -247,9 +224,5 @@ class AsyncSandboxClient(AsyncFilesMixin):
                            permissions: Optional[Iterable[RuleLike]] = None,
                            preset: Optional[str] = None,
                            is_dir: bool = False) -> PathExplanation:
-        rules = expand_permissions(preset, permissions)
-        req = server_pb2.ExplainPathRequest(sandbox_id=sandbox_id,
-                                            permissions=cv.rules_to_pb(rules),
-                                            path=path, is_dir=is_dir)
-        ctx: Dict[str, str] = {"sandbox_id": sandbox_id} if sandbox_id else {}
+        req, ctx = rq.explain_path_request(path, sandbox_id, permissions, preset, is_dir)
         return cv.explanation_from_pb(await self._unary(self._server.ExplainPath, req, **ctx))

@@ -9,11 +9,11 @@ from typing import (Any, Awaitable, Generator, Generic, Iterable, List,
                     Mapping, Optional, Sequence, TypeVar, Union)
 
 from .. import _common, _upload
-from ..exceptions import AgentFenseError, SandboxNotFoundError
-from ..presets import DEFAULT_PRESET, expand_permissions
+from ..exceptions import AgentFenseError
+from ..presets import DEFAULT_PRESET
 from ..types import (Change, Codebase, CommitResult, ExecResult, ResourceLimits,
-                     RuleLike, RuntimeType, SandboxFileInfo, SandboxInfo,
-                     SandboxStatus, Timeout, UploadSummary)
+                     RuleLike, RuntimeType, SandboxFileInfo, SandboxInfo, Timeout,
+                     UploadSummary)
 from .client import AsyncSandboxClient
 from .session import AsyncSession
 from .stream import AsyncExecStream
@@ -42,20 +42,15 @@ class _Opening(Generic[T]):
         return await self._obj.__aexit__(*exc)
 
 
-class AsyncSandbox:
+class AsyncSandbox(_common.SandboxState[AsyncSandboxClient]):
     """As agentfense.Sandbox, with coroutines; `async with` cleans up."""
 
     def __init__(self, client: AsyncSandboxClient, info: SandboxInfo, *,
                  owns_sandbox: bool, owns_codebase: bool, owns_client: bool,
                  upload: Optional[UploadSummary] = None) -> None:
-        self._client = client
-        self._info = info
-        self._owns_sandbox = owns_sandbox
-        self._owns_codebase = owns_codebase
-        self._owns_client = owns_client
-        self._upload = upload
-        self._codebase: Optional[Codebase] = None
-        self._destroyed = False
+        super().__init__(client, info, owns_sandbox=owns_sandbox,
+                         owns_codebase=owns_codebase, owns_client=owns_client,
+                         upload=upload)
 
     # -- construction -----------------------------------------------------
 
@@ -83,8 +78,7 @@ class AsyncSandbox:
                           on_large_file: str = "warn", compression: str = "auto",
                           progress: _upload.Progress = None,
                           commit_after_exec: bool = False) -> "AsyncSandbox":
-        root = _common.check_dir(path)
-        rules = expand_permissions(_common.preset_or_default(preset), permissions)
+        root, rules = _common.local_args(path, preset, permissions)
         c = client or AsyncSandboxClient(endpoint, secure=secure)
         async with _AsyncUndo(c, close_client=client is None) as undo:
             limits = await c.get_upload_limits()
@@ -93,8 +87,7 @@ class AsyncSandbox:
                 use_default_ignores=use_default_ignores, max_file_size=max_file_size,
                 on_large_file=on_large_file))
             undo.codebase_id = (await c.create_codebase(
-                _common.codebase_name(root, codebase_name),
-                owner_id or _common.default_owner())).id
+                *_common.new_codebase_args(root, codebase_name, owner_id))).id
             summary = await c.upload_scan(undo.codebase_id, scan, compression=compression,
                                           progress=progress)
             info = await undo.open_sandbox(undo.codebase_id, auto_start, permissions=rules,
@@ -146,35 +139,7 @@ class AsyncSandbox:
             raise
         return cls(c, info, owns_sandbox=False, owns_codebase=False, owns_client=True)
 
-    # -- state ------------------------------------------------------------
-
-    @property
-    def id(self) -> str:
-        return self._info.id
-
-    @property
-    def codebase_id(self) -> str:
-        return self._info.codebase_id
-
-    @property
-    def status(self) -> SandboxStatus:
-        return self._info.status
-
-    @property
-    def runtime(self) -> RuntimeType:
-        return self._info.runtime
-
-    @property
-    def info(self) -> SandboxInfo:
-        return self._info
-
-    @property
-    def client(self) -> AsyncSandboxClient:
-        return self._client
-
-    @property
-    def upload(self) -> Optional[UploadSummary]:
-        return self._upload
+    # -- state (id, status, info... in _common.SandboxState) ---------------
 
     async def codebase(self) -> Codebase:
         if self._codebase is None:
@@ -249,19 +214,13 @@ class AsyncSandbox:
     async def destroy(self, delete_codebase: Optional[bool] = None) -> None:
         if self._destroyed:
             return
-        if delete_codebase is None:
-            delete_codebase = self._owns_codebase
         errors: List[BaseException] = []
         try:
-            try:
-                await self._client.destroy_sandbox(self.id)
-            except SandboxNotFoundError:
-                pass
-            except AgentFenseError as exc:
-                errors.append(exc)
-            if delete_codebase:
+            for remove, ident, tolerated in self._removals(delete_codebase):
                 try:
-                    await self._client.delete_codebase(self.codebase_id)
+                    await remove(ident)
+                except tolerated:
+                    pass
                 except AgentFenseError as exc:
                     errors.append(exc)
             self._destroyed = True
@@ -284,24 +243,17 @@ class AsyncSandbox:
         try:
             await self.close()
         except AgentFenseError:
-            if exc_type is None:
+            if _common.should_raise_cleanup_error(exc_type, "cleanup of sandbox %s failed", self.id):
                 raise
-            log.warning("cleanup of sandbox %s failed", self.id, exc_info=True)
         return False
 
     def __repr__(self) -> str:
         return f"AsyncSandbox(id={self.id!r}, status={self.status.value})"
 
 
-class _AsyncUndo:
+class _AsyncUndo(_common.UndoState[AsyncSandboxClient]):
     """As sandbox._Undo: remove what a failed construction created
     (cancellation and KeyboardInterrupt included)."""
-
-    def __init__(self, client: AsyncSandboxClient, close_client: bool) -> None:
-        self.client = client
-        self.close_client = close_client
-        self.codebase_id: Optional[str] = None
-        self.sandbox_id: Optional[str] = None
 
     async def open_sandbox(self, codebase_id: str, auto_start: bool, **create) -> SandboxInfo:
         info = await self.client.create_sandbox(codebase_id, **create)
@@ -314,16 +266,11 @@ class _AsyncUndo:
     async def __aexit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             return False
-        if self.sandbox_id is not None:
+        for remove, ident, warning in self._removals():
             try:
-                await self.client.destroy_sandbox(self.sandbox_id)
+                await remove(ident)
             except AgentFenseError:
-                log.warning("could not destroy sandbox %s", self.sandbox_id, exc_info=True)
-        if self.codebase_id is not None:
-            try:
-                await self.client.delete_codebase(self.codebase_id)
-            except AgentFenseError:
-                log.warning("could not delete codebase %s", self.codebase_id, exc_info=True)
+                log.warning(warning, ident, exc_info=True)
         if self.close_client:
             await self.client.close()
         return False

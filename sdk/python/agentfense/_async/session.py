@@ -2,46 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
+from .. import _common
 from ..exceptions import AgentFenseError, SessionNotFoundError
-from ..types import ExecResult, SessionInfo, SessionStatus, Timeout
+from ..types import ExecResult, SessionInfo, Timeout
 from .stream import AsyncExecStream
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import AsyncSandboxClient
 
-log = logging.getLogger("agentfense")
 
-
-class AsyncSession:
+class AsyncSession(_common.SessionState["AsyncSandboxClient"]):
     """As agentfense.Session, with coroutines; `async with` destroys it."""
 
     def __init__(self, client: "AsyncSandboxClient", info: SessionInfo) -> None:
-        self._client = client
-        self._info = info
-        self._closed = False
-
-    @property
-    def id(self) -> str:
-        return self._info.id
-
-    @property
-    def sandbox_id(self) -> str:
-        return self._info.sandbox_id
-
-    @property
-    def shell(self) -> str:
-        return self._info.shell
-
-    @property
-    def status(self) -> SessionStatus:
-        return self._info.status
-
-    @property
-    def info(self) -> SessionInfo:
-        return self._info
+        super().__init__(client, info)
 
     async def exec(self, command: str, timeout: Timeout = None,
                    raise_on_error: bool = False) -> ExecResult:
@@ -64,8 +40,7 @@ class AsyncSession:
             await self._client.destroy_session(self.id)
         except SessionNotFoundError:
             pass
-        self._closed = True
-        self._info.status = SessionStatus.CLOSED
+        self._mark_closed()
 
     destroy = close
 
@@ -76,9 +51,8 @@ class AsyncSession:
         try:
             await self.close()
         except AgentFenseError:
-            if exc_type is None:
+            if _common.should_raise_cleanup_error(exc_type, "closing session %s failed", self.id):
                 raise
-            log.warning("closing session %s failed", self.id, exc_info=True)
         return False
 
     def __repr__(self) -> str:
