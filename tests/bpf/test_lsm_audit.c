@@ -123,7 +123,8 @@ static void test_drops_counted(void)
 
 int main(int argc, char **argv)
 {
-	if (!fx_start(argc, argv, "loading BPF programs and mounting need root"))
+	if (!fx_start(argc, argv,
+		      "loading BPF programs and mounting need root"))
 		return 0;
 	if (fx_env_setup("af-lsm-audit-test") == 0 && fx_env_install() == 0) {
 		test_modes();

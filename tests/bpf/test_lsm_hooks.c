@@ -386,7 +386,8 @@ int main(int argc, char **argv)
 {
 	int r = -1;
 
-	if (!fx_start(argc, argv, "loading BPF programs and mounting need root"))
+	if (!fx_start(argc, argv,
+		      "loading BPF programs and mounting need root"))
 		return 0;
 	if (fx_env_setup("af-lsm-test") == 0) {
 		r = make_stand_ins();

@@ -232,7 +232,8 @@ static void teardown(void)
 
 int main(int argc, char **argv)
 {
-	if (!fx_start(argc, argv, "loading BPF programs and mounting need root"))
+	if (!fx_start(argc, argv,
+		      "loading BPF programs and mounting need root"))
 		return 0;
 	if (setup() == 0) {
 		test_simple();
