@@ -98,11 +98,16 @@ size_t cg_sandbox_v1_dirfds(const struct cg_sandbox *s, int *fds);
  * memory limit.
  */
 uint64_t cg_sandbox_oom_kills(const struct cg_sandbox *s);
-/* Create the child cgroup e<n>; returns its directory fd (caller closes). */
-int cg_exec_create(struct cg_sandbox *s, uint64_t n, int *dirfd);
 /*
- * Kill every process in e<n> (and below) and remove the cgroup, waiting up
- * to timeout_ms for it to empty.
+ * An empty child cgroup e<n> for one command: a spare one when there is
+ * one (*n is set to its number), else a new one named by *n. Returns its
+ * directory fd (caller closes).
+ */
+int cg_exec_create(struct cg_sandbox *s, uint64_t *n, int *dirfd);
+/*
+ * Kill every process in e<n> (and below), waiting up to timeout_ms for it
+ * to empty; then keep it as a spare, or remove it when spares are full or
+ * it did not empty cleanly.
  */
 int cg_exec_destroy(struct cg_sandbox *s, uint64_t n, int timeout_ms);
 /* Kill every process of the sandbox; wait until empty; remove all cgroups. */

@@ -303,6 +303,7 @@ int cg_reap_stale(struct cg_ctx *c, bool (*keep)(const char *name, void *ud),
 
 static void sandbox_release(struct cg_sandbox *s)
 {
+	pthread_mutex_destroy(&s->spare_lock);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	for (int k = 0; k < CG_N_CTRL; k++)
@@ -355,6 +356,7 @@ int cg_sandbox_create(struct cg_ctx *c, const char *name,
 		return -ENOMEM;
 	s->ctx = c;
 	s->dirfd = -1;
+	pthread_mutex_init(&s->spare_lock, NULL);
 	for (int k = 0; k < CG_N_CTRL; k++)
 		s->v1_fd[k] = -1;
 	snprintf(s->name, sizeof(s->name), "%s%s", c->prefix, name);
@@ -390,13 +392,43 @@ size_t cg_sandbox_v1_dirfds(const struct cg_sandbox *s, int *fds)
 	return n;
 }
 
-int cg_exec_create(struct cg_sandbox *s, uint64_t n, int *dirfd)
+static void exec_name(char *name, size_t len, uint64_t n)
+{
+	snprintf(name, len, "e%llu", (unsigned long long)n);
+}
+
+static bool take_spare(struct cg_sandbox *s, uint64_t *n)
+{
+	bool got;
+
+	pthread_mutex_lock(&s->spare_lock);
+	got = s->n_spare > 0;
+	if (got)
+		*n = s->spare[--s->n_spare];
+	pthread_mutex_unlock(&s->spare_lock);
+	return got;
+}
+
+static bool put_spare(struct cg_sandbox *s, uint64_t n)
+{
+	bool kept;
+
+	pthread_mutex_lock(&s->spare_lock);
+	kept = s->n_spare < CG_EXEC_SPARES;
+	if (kept)
+		s->spare[s->n_spare++] = n;
+	pthread_mutex_unlock(&s->spare_lock);
+	return kept;
+}
+
+int cg_exec_create(struct cg_sandbox *s, uint64_t *n, int *dirfd)
 {
 	char name[32];
+	bool reused = take_spare(s, n);
 	int fd;
 
-	snprintf(name, sizeof(name), "e%llu", (unsigned long long)n);
-	if (mkdirat(s->dirfd, name, 0755) < 0)
+	exec_name(name, sizeof(name), *n);
+	if (!reused && mkdirat(s->dirfd, name, 0755) < 0)
 		return log_errno(-errno, "mkdir cgroup %s/%s", s->name, name);
 	fd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -409,12 +441,32 @@ int cg_exec_create(struct cg_sandbox *s, uint64_t n, int *dirfd)
 	return 0;
 }
 
+/*
+ * Empty without a kill, and nothing below it: as good as a new one. One
+ * that needed cgroup.kill is not reused: kernels that count kills
+ * (kill_seq) SIGKILL whatever is later cloned into it.
+ */
+static bool exec_reusable(int fd)
+{
+	char buf[256];
+
+	if (cg_read_at(fd, "cgroup.events", buf, sizeof(buf)) < 0 ||
+	    !strstr(buf, "populated 0") ||
+	    cg_read_at(fd, "cgroup.stat", buf, sizeof(buf)) < 0)
+		return false;
+	return strncmp(buf, "nr_descendants 0\n", 17) == 0;
+}
+
 int cg_exec_destroy(struct cg_sandbox *s, uint64_t n, int timeout_ms)
 {
+	_cleanup_close_ int fd = -1;
 	char name[32];
 	int r;
 
-	snprintf(name, sizeof(name), "e%llu", (unsigned long long)n);
+	exec_name(name, sizeof(name), n);
+	fd = openat(s->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && exec_reusable(fd) && put_spare(s, n))
+		return 0;
 	r = kill_and_remove(s->dirfd, name, timeout_ms);
 	if (r < 0)
 		log_errno(r, "removing cgroup %s/%s", s->name, name);

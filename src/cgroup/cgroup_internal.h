@@ -4,6 +4,7 @@
 #define AF_CGROUP_INTERNAL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,12 +28,21 @@ struct cg_ctx {
 	int root_depth;	 /* of the v2 mount's root; -1: unknown */
 };
 
+#define CG_EXEC_SPARES 4
+
 struct cg_sandbox {
 	struct cg_ctx *ctx;
 	char name[NAME_MAX + 1];
 	int dirfd;
 	uint64_t id;
 	int v1_fd[CG_N_CTRL]; /* MNT/agentfense/<name> per v1 controller */
+	/*
+	 * Emptied exec cgroups kept for the next command: a mkdir and rmdir
+	 * of a cgroup cost more than running `true` on a small host.
+	 */
+	pthread_mutex_t spare_lock;
+	uint64_t spare[CG_EXEC_SPARES];
+	size_t n_spare;
 };
 
 const char *cg_ctrl_name(enum cg_ctrl k);

@@ -157,7 +157,7 @@ int proc_spawn(struct rt_sandbox *sb, const struct proc_spec *ps,
 	r = build_request(ps, &msg, &len);
 	if (r < 0)
 		return r;
-	r = cg_exec_create(sb->cg, p->n, &p->cgfd);
+	r = cg_exec_create(sb->cg, &p->n, &p->cgfd);
 	if (r < 0)
 		return r;
 	p->has_cgroup = true;
