@@ -198,11 +198,7 @@ int store_snapshot(struct store *s, const char *codebase_id, const char *holder,
 	r = snapshot_locked(s, codebase_id, holder, path, &fd);
 	if (r < 0)
 		return r;
-	/*
-	 * Uploads are not synced one by one; a pinned tree is, once, outside
-	 * the store lock. Cheap when nothing is dirty (a restart).
-	 */
-	if (syncfs(fd) < 0)
-		log_warn_errno(-errno, "syncing codebase %s", codebase_id);
+	/* Uploads are not synced one by one; a pinned tree is, once. */
+	store_flush_later(s);
 	return 0;
 }

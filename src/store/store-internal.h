@@ -45,7 +45,21 @@ struct store {
 	uint64_t max_file_size;
 	uint64_t max_archive_size;
 	uint32_t max_archive_entries;
+	/* flush.c: the background syncfs of pinned trees. */
+	pthread_mutex_t flush_lock;
+	pthread_cond_t flush_cond;
+	pthread_t flush_thread;
+	bool flush_running, flush_wanted, flush_stop;
+	uint64_t flush_first_ns, flush_last_ns; /* of the pending request */
 };
+
+/* flush.c */
+void store_flush_init(struct store *s);
+int store_flush_start(struct store *s);
+/* Ask for the store's filesystem to be synced soon, not waiting for it. */
+void store_flush_later(struct store *s);
+/* Finish a pending flush and stop the thread (idempotent). */
+void store_flush_stop(struct store *s);
 
 /* db.c: statements on s->db; callers hold s->lock. */
 int db_open(struct store *s);

@@ -98,7 +98,10 @@ int store_open(const struct store_config *cfg, struct store **out)
 		free(s);
 		return -r;
 	}
+	store_flush_init(s);
 	r = store_init(s, cfg);
+	if (r == 0)
+		r = store_flush_start(s);
 	if (r < 0) {
 		store_close(s);
 		return r;
@@ -120,12 +123,15 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	store_flush_stop(s);
 	if (s->db)
 		sqlite3_close_v2(s->db);
 	if (s->cb_fd >= 0)
 		close(s->cb_fd); /* releases the flock */
 	pthread_rwlock_destroy(&s->trash_lock);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->flush_cond);
+	pthread_mutex_destroy(&s->flush_lock);
 	free(s->state_dir);
 	free(s);
 }
