@@ -10,6 +10,7 @@
 #include <linux/loop.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -18,8 +19,11 @@
 #include "agentfense/fs.h"
 #include "init.h"
 
-/* Other sandboxes and tools race us for free devices: a few tries. */
-#define LOOP_TRIES 8
+/*
+ * Starting sandboxes take the free device one at a time (flock on
+ * loop-control); other tools may still race us for it: a few tries.
+ */
+#define LOOP_TRIES 16
 
 /* A loop device backed by img_fd; its fd, or -errno. */
 static int attach_loop(int img_fd, char *dev, size_t devlen)
@@ -31,6 +35,8 @@ static int attach_loop(int img_fd, char *dev, size_t devlen)
 
 	if (ctl < 0)
 		return -errno;
+	/* Released by the close: held while a device is chosen and bound. */
+	(void)flock(ctl, LOCK_EX);
 	for (int i = 0; i < LOOP_TRIES; i++) {
 		int nr = ioctl(ctl, LOOP_CTL_GET_FREE), fd;
 
@@ -52,6 +58,7 @@ static int attach_loop(int img_fd, char *dev, size_t devlen)
 		close(fd);
 		if (r != -EBUSY)
 			break;
+		usleep(1000u << (i < 4 ? i : 4)); /* someone else's: wait */
 	}
 	close(ctl);
 	return r;
