@@ -216,7 +216,11 @@ int db_open(struct store *s)
 	rc = sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
 	if (rc != SQLITE_OK)
 		return db_err(s, rc, "busy timeout");
-	/* FULL: a committed upload's metadata survives a power cut. */
+	/*
+	 * NORMAL under WAL: a commit survives a daemon crash without an fsync
+	 * of its own; a power cut may lose the newest commits, never the
+	 * database's consistency.
+	 */
 	r = db_exec(s,
 		    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
 	if (r < 0)
