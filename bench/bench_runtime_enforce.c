@@ -6,7 +6,11 @@
  * Also the cost per open for a process outside any sandbox while bpf-lsm
  * is loaded (it runs its hooks for every task). Medians of ROUNDS runs.
  *   bench_runtime_enforce OPENLOOP [N] [ROUNDS] [auto|landlock|bpf-lsm]
- * Prints one JSON object.
+ *	[audit]
+ * With "audit": the price of the audit trail instead, in three enforced
+ * sandboxes that differ only in their audit level (not recorded, denials,
+ * all), with the source this kernel offers (the bpf-lsm hooks themselves,
+ * or the sys_exit trace programs). Prints one JSON object.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agentfense/audit.h"
 #include "agentfense/enforce.h"
 #include "agentfense/policy.h"
 #include "agentfense/runtime.h"
@@ -128,6 +133,76 @@ static void stop(struct rt_ctx *rt, struct rt_sandbox *sb, const char *id)
 	rt_sandbox_remove(rt, id);
 }
 
+#define AUDIT_IDS 3
+
+/* Loops in sandboxes alike but for their audit level; JSON on stdout. */
+static int audit_bench(struct rt_ctx *rt, struct enf_ctx *enf,
+		       const char *state, const char *snap,
+		       const struct af_matcher *m, long n, int rounds)
+{
+	static const char *const ids[AUDIT_IDS] = { "sb_benchauditoff00",
+						    "sb_benchauditden00",
+						    "sb_benchauditall00" };
+	struct audit_config ac = { .state_dir = state,
+				   .sandbox_cg_level = rt_sandbox_level(rt),
+				   .enf = enf,
+				   .max_file_bytes = 64ull << 20,
+				   .keep_files = 2,
+				   .ringbuf_bytes = 8u << 20 }; /* daemon's */
+	struct rt_sandbox *sb[AUDIT_IDS] = { 0 };
+	double v[AUDIT_IDS][16];
+	struct audit_stats st = { 0 };
+	struct audit *a = NULL;
+	bool ok = audit_start(&ac, &a) == 0 &&
+		  strcmp(audit_source(a), "none") != 0;
+
+	if (!ok)
+		fprintf(stderr, "no audit source: %s\n",
+			a ? audit_source_reason(a) : "audit_start failed");
+
+	for (int k = 0; ok && k < AUDIT_IDS; k++) {
+		sb[k] = start(rt, ids[k], snap, m);
+		ok = sb[k] && sandbox_run(sb[k], n / 10) > 0; /* warm-up */
+		if (ok && k > 0)
+			ok = audit_sandbox_start(
+				     a, ids[k], rt_sandbox_cgroup_id(sb[k]),
+				     rt_sandbox_workspace_dev(sb[k]),
+				     k == 1 ? AUDIT_LEVEL_DENIED
+					    : AUDIT_LEVEL_ALL) == 0;
+	}
+	for (int i = 0; ok && i < rounds; i++)
+		for (int k = 0; k < AUDIT_IDS; k++)
+			v[k][i] = sandbox_run(sb[(k + i) % AUDIT_IDS], n);
+	if (ok) {
+		/* Rotated order: v[k][i] ran sandbox (k + i) % 3. */
+		double by[AUDIT_IDS][16];
+
+		for (int i = 0; i < rounds; i++)
+			for (int k = 0; k < AUDIT_IDS; k++)
+				by[(k + i) % AUDIT_IDS][i] = v[k][i];
+		sleep(1); /* let the consumer catch up before counting */
+		audit_get_stats(a, NULL, &st);
+		printf("{\"n\": %ld, \"rounds\": %d, \"enforcer\": \"%s\", "
+		       "\"source\": \"%s\", \"off_ns\": %.1f, "
+		       "\"denied_ns\": %.1f, \"all_ns\": %.1f, "
+		       "\"recorded\": %llu, \"lost\": %llu}\n",
+		       n, rounds, enf_name(enf), audit_source(a),
+		       median(by[0], rounds), median(by[1], rounds),
+		       median(by[2], rounds), (unsigned long long)st.recorded,
+		       (unsigned long long)st.dropped_kernel);
+		audit_stats_clear(&st);
+	}
+	for (int k = 0; k < AUDIT_IDS; k++) {
+		if (sb[k] && k > 0) {
+			audit_sandbox_stop(a, ids[k]);
+			audit_sandbox_destroyed(a, ids[k]);
+		}
+		stop(rt, sb[k], ids[k]);
+	}
+	audit_stop(a);
+	return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *openloop = argc > 1 ? argv[1] : NULL;
@@ -147,7 +222,7 @@ int main(int argc, char **argv)
 	if (!openloop || rounds < 1 || rounds > 16 ||
 	    (argc > 4 && enf_mode_parse(argv[4], &mode) < 0)) {
 		fprintf(stderr, "usage: bench_runtime_enforce OPENLOOP [N] "
-				"[ROUNDS] [MODE]\n");
+				"[ROUNDS] [MODE] [audit]\n");
 		return 2;
 	}
 	if (!mkdtemp(state))
@@ -169,6 +244,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rt_set_enforcer(rt, enf);
+	if (argc > 5 && strcmp(argv[5], "audit") == 0) {
+		int r = audit_bench(rt, enf, state, snap, m, n, rounds);
+
+		af_matcher_free(m);
+		af_policy_free(pol);
+		rt_ctx_free(rt);
+		enf_ctx_free(enf);
+		af_rm_rf(state);
+		return r;
+	}
 	struct rt_sandbox *a = start(rt, "sb_benchplain00000", snap, NULL);
 	struct rt_sandbox *b = start(rt, "sb_benchenforce000", snap, m);
 

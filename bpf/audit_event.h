@@ -19,6 +19,15 @@
 #endif
 
 #define AF_AUDIT_COMM_LEN 16
+
+/*
+ * Ring buffer submit flags (BPF_RB_*, spelled here so user space need not
+ * include the BPF UAPI). Waking the reader for every record costs the
+ * producer more than the record: sources submit without a wakeup until a
+ * buffer is an eighth full, and their readers drain on a short timer.
+ */
+#define AF_BPF_RB_NO_WAKEUP  1
+#define AF_BPF_RB_FORCE_WAKE 2
 /* "/workspace" + a path of up to AF_PM_PATH_MAX bytes + NUL, rounded up */
 #define AF_AUDIT_PATH_MAX 4112
 

@@ -36,12 +36,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define AF_FMODE_WRITE	     0x2
-#define AF_FMODE_CREATED     0x100000
-#define AF_TRACE_S_IFMT	     00170000
-#define AF_TRACE_S_IFDIR     0040000
-#define AF_BPF_RB_NO_WAKEUP  1
-#define AF_BPF_RB_FORCE_WAKE 2
+#define AF_FMODE_WRITE	 0x2
+#define AF_FMODE_CREATED 0x100000
+#define AF_TRACE_S_IFMT	 00170000
+#define AF_TRACE_S_IFDIR 0040000
 
 /* Depth of sandbox cgroups in the v2 hierarchy (set by the loader). */
 const volatile int sandbox_cg_level = 2;
@@ -124,11 +122,7 @@ static __always_inline void af_send(struct af_audit_sandbox *sb,
 	barrier_var(size);
 	if (size > sizeof(s->ev))
 		size = sizeof(s->ev);
-	/*
-	 * Waking the reader for every record would cost the producer more
-	 * than the record: the reader drains on a short timer and is woken
-	 * only when the buffer fills.
-	 */
+	/* Woken only past wakeup_bytes (audit_event.h says why). */
 	flags = bpf_ringbuf_query(&audit_trace_rb, BPF_RB_AVAIL_DATA) >
 				wakeup_bytes
 			? AF_BPF_RB_FORCE_WAKE

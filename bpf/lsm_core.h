@@ -123,6 +123,17 @@ static __always_inline int af_is_dir(struct dentry *d)
 	return inode && (inode->i_mode & AF_S_IFMT) == AF_S_IFDIR;
 }
 
+/* Wake the reader only when the buffer is an eighth full (audit_event.h). */
+static __always_inline void af_audit_submit(struct af_audit_event *e)
+{
+	__u64 flags = bpf_ringbuf_query(&audit_events, BPF_RB_AVAIL_DATA) >
+				      AF_LSM_RINGBUF_BYTES / 8
+			      ? AF_BPF_RB_FORCE_WAKE
+			      : AF_BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
 /* The path starts at pos in r->s; pos < 0: it could not be built. */
 static __noinline void af_audit(struct af_req *r, __u32 op, int err, int pos)
 {
@@ -151,7 +162,7 @@ static __noinline void af_audit(struct af_req *r, __u32 op, int err, int pos)
 		e->path[0] = '?';
 		e->path[1] = '\0';
 		e->path_len = 1;
-		bpf_ringbuf_submit(e, 0);
+		af_audit_submit(e);
 		return;
 	}
 	__builtin_memcpy(e->path, AF_LSM_WORKSPACE, AF_LSM_WORKSPACE_LEN);
@@ -167,7 +178,7 @@ static __noinline void af_audit(struct af_req *r, __u32 op, int err, int pos)
 			      r->s->path + (AF_PM_PATH_MAX - len));
 	e->path[AF_LSM_WORKSPACE_LEN + len] = '\0';
 	e->path_len = AF_LSM_WORKSPACE_LEN + len;
-	bpf_ringbuf_submit(e, 0);
+	af_audit_submit(e);
 }
 
 /*

@@ -29,6 +29,9 @@
 #include "lsm.h"
 #include "lsm.skel.h"
 
+/* Records are not signalled one by one: the reader drains this often. */
+#define AUDIT_DRAIN_MS 20
+
 struct bpf_lsm {
 	struct lsm *skel;
 	struct lsm_maps maps;
@@ -165,8 +168,11 @@ static void *consume(void *arg)
 	struct bpf_lsm *b = arg;
 
 	while (!atomic_load(&b->stop)) {
-		int r = ring_buffer__poll(b->rb, 200);
+		int r = ring_buffer__poll(b->rb, AUDIT_DRAIN_MS);
 
+		/* Not woken for every record: drain whatever is there. */
+		if (r >= 0)
+			r = ring_buffer__consume(b->rb);
 		if (r < 0 && r != -EINTR) {
 			log_errno(r, "audit event ring buffer");
 			break;
