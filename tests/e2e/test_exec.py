@@ -1,5 +1,6 @@
 """Running commands: output, exit codes, stdin, workdir, environment, streaming."""
 
+import concurrent.futures
 import time
 
 import pytest
@@ -122,3 +123,29 @@ def test_sandbox_run_and_raise_on_error(client, res):
     with pytest.raises(af.SandboxNotFoundError):
         client.get_sandbox(sbox.id)
     client.get_codebase(cb.id)   # from_codebase leaves the codebase in place
+
+
+def test_each_command_gets_an_empty_cgroup_of_its_own(client, sb):
+    """Exec cgroups are reused once emptied; one that had to be killed is
+    not (kernels that count kills would SIGKILL what is cloned into it)."""
+    def cgroup():
+        r = client.exec(sb.id, "cat /proc/self/cgroup")
+        assert r.exit_code == 0, r.stderr
+        return [ln for ln in r.stdout.splitlines() if ln.startswith("0::")][0]
+
+    first = cgroup()
+    assert cgroup() == first  # emptied on its own: reused
+    # A straggler outlives its command: the cgroup is killed, so removed.
+    r = client.exec(sb.id, "sleep 100 >/dev/null 2>&1 & echo started")
+    assert (r.exit_code, r.stdout) == (0, "started\n")
+    for _ in range(5):
+        assert client.exec(sb.id, "true").exit_code == 0  # not 137
+    assert cgroup() != first
+
+
+def test_concurrent_commands_have_separate_cgroups(client, sb):
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: client.exec(sb.id, "sleep 0.5; grep ^0:: /proc/self/cgroup"),
+                             range(4)))
+    assert all(o.exit_code == 0 for o in outs), [o.stderr for o in outs]
+    assert len({o.stdout for o in outs}) == 4
