@@ -110,8 +110,11 @@ struct af_pm_header {
 #define AF_PM_INLINE static inline __attribute__((always_inline))
 #if defined(__clang__)
 #define AF_PM_UNROLL _Pragma("unroll")
-#else
+#elif defined(__OPTIMIZE__)
 #define AF_PM_UNROLL _Pragma("GCC unroll 32")
+#else
+/* -O0: the stride is not a constant yet, and GCC warns the hint away. */
+#define AF_PM_UNROLL
 #endif
 #define AF_PM_PIN(x) ((void)0)
 #endif
