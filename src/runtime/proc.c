@@ -160,7 +160,7 @@ int proc_spawn(struct rt_sandbox *sb, const struct proc_spec *ps,
 	r = cg_exec_create(sb->cg, &p->n, &p->cgfd);
 	if (r < 0)
 		return r;
-	p->has_cgroup = true;
+	__atomic_store_n(&p->has_cgroup, true, __ATOMIC_RELEASE);
 	r = make_pipes(p->fd, theirs);
 	if (r == 0 &&
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) < 0)
@@ -227,13 +227,14 @@ void proc_read_status(struct rt_proc *p)
 
 int proc_kill(struct rt_sandbox *sb, struct rt_proc *p)
 {
-	int r = 0;
-
-	if (p->has_cgroup) {
-		r = cg_exec_destroy(sb->cg, p->n, PROC_KILL_WAIT_MS);
-		p->has_cgroup = false;
-	}
-	return r;
+	/*
+	 * Exactly once, by whoever comes first: a session is closed without
+	 * its lock, and a second destroy could find e<n> reused as a spare
+	 * by another command by then.
+	 */
+	if (!__atomic_exchange_n(&p->has_cgroup, false, __ATOMIC_ACQ_REL))
+		return 0;
+	return cg_exec_destroy(sb->cg, p->n, PROC_KILL_WAIT_MS);
 }
 
 void proc_close_fd(int *fd)

@@ -469,7 +469,7 @@ bool rt_session_closed(struct rt_session *s, char *why, size_t len)
 void rt_session_close(struct rt_session *s)
 {
 	/* Kill first, unlocked: a running command then ends at once. */
-	cg_exec_destroy(s->sb->cg, s->p.n, PROC_KILL_WAIT_MS);
+	proc_kill(s->sb, &s->p);
 	pthread_mutex_lock(&s->lock);
 	close_session(s, "the session was destroyed");
 	pthread_mutex_unlock(&s->lock);

@@ -292,6 +292,25 @@ def test_cancelled_upload_leaves_nothing(client, cb, tmp_path):
     assert tree(client, cb.id) == ["old.txt"]
 
 
+def test_a_failed_read_stores_nothing(client, cb):
+    """The content's read fails mid-upload: the SDK re-raises it, grpc
+    cancels the stream, and the daemon stores no part of the file."""
+    class Broken:
+        def __init__(self):
+            self.n = 0
+
+        def read(self, size):
+            self.n += 1
+            if self.n > 2:
+                raise OSError(5, "disk on fire")
+            return b"y" * size
+
+    for _ in range(5):
+        with pytest.raises(OSError, match="disk on fire"):
+            client.upload_file(cb.id, "broken", Broken())
+        assert tree(client, cb.id) == []
+
+
 def test_a_stream_without_its_end_is_not_imported(files_stub, client, cb):
     with pytest.raises(grpc.RpcError) as ei:
         files_stub.UploadArchive(chunks(cb.id, [[entry("a.txt", b"a")]], end=False))

@@ -118,6 +118,25 @@ def test_shell_exit_closes_session(stubs, box):
     assert stubs.sandbox.GetSession(pb.GetSessionRequest(session_id=s.id)).status == CLOSED
 
 
+def test_destroying_a_closed_session_leaves_other_commands_alone(stubs, box):
+    """A shell that exited leaves its cgroup empty, so a later command may
+    be given it; destroying the session afterwards must not kill that."""
+    s = new_session(stubs, box)
+    assert run(stubs, s.id, "exit 0").exit_code == 0
+    done = {}
+
+    def later():
+        done["r"] = stubs.sandbox.Exec(pb.ExecRequest(
+            sandbox_id=box.id, command="sleep 1; echo ok"))
+
+    t = threading.Thread(target=later)
+    t.start()
+    time.sleep(0.4)
+    stubs.sandbox.DestroySession(pb.DestroySessionRequest(session_id=s.id))
+    t.join()
+    assert (done["r"].exit_code, done["r"].stdout) == (0, "ok\n")
+
+
 def test_destroy_then_get_shows_closed(stubs, box):
     s = new_session(stubs, box)
     stubs.sandbox.DestroySession(pb.DestroySessionRequest(session_id=s.id))
