@@ -294,7 +294,9 @@ def test_cancelled_upload_leaves_nothing(client, cb, tmp_path):
 
 def test_a_failed_read_stores_nothing(client, cb):
     """The content's read fails mid-upload: the SDK re-raises it, grpc
-    cancels the stream, and the daemon stores no part of the file."""
+    cancels the stream, and the daemon stores no part of the file. (Against
+    the daemon: grpc's Python server can end a cancelled call's request
+    iterator as if the stream had ended cleanly, so a fake cannot tell.)"""
     class Broken:
         def __init__(self):
             self.n = 0

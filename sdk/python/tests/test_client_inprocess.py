@@ -202,24 +202,6 @@ def test_upload_from_file_object_and_empty_file(server, client, tmp_path):
     assert server.files["text"] == "héllo".encode()
 
 
-def test_upload_read_failure_cancels_and_reraises(server, client):
-    class Broken:
-        def __init__(self):
-            self.n = 0
-
-        def read(self, size):
-            self.n += 1
-            if self.n > 2:
-                raise OSError(5, "disk on fire")
-            return b"y" * size
-
-    with pytest.raises(OSError, match="disk on fire"):
-        client.upload_file(CB, "broken", Broken())
-    # That the server stores nothing is the daemon's part, checked against
-    # it (tests/e2e/test_sdk_upload.py): grpc's Python server can end a
-    # cancelled call's request iterator as if the stream had ended cleanly.
-
-
 def test_download_and_not_found_kinds(server, client):
     server.files["a/b"] = os.urandom(250_000)
     assert client.download_file(CB, "a/b") == server.files["a/b"]
