@@ -133,6 +133,31 @@ static void stop(struct rt_ctx *rt, struct rt_sandbox *sb, const char *id)
 	rt_sandbox_remove(rt, id);
 }
 
+/* Host vs overlay alone vs overlay with the enforcer; JSON on stdout. */
+static int enforce_bench(struct rt_ctx *rt, struct enf_ctx *enf,
+			 const char *openloop, const char *snap,
+			 const struct af_matcher *m, long n, int rounds)
+{
+	struct rt_sandbox *a = start(rt, "sb_benchplain00000", snap, NULL);
+	struct rt_sandbox *b = start(rt, "sb_benchenforce000", snap, m);
+	double host[16], plain[16], enforced[16];
+
+	for (int i = 0; a && b && i < rounds; i++) {
+		host[i] = host_run(openloop, snap, n);
+		plain[i] = sandbox_run(a, n);
+		enforced[i] = sandbox_run(b, n);
+	}
+	printf("{\"n\": %ld, \"rounds\": %d, \"enforcer\": \"%s\", "
+	       "\"host_ns\": %.1f, \"overlay_ns\": %.1f, \"enforced_ns\": "
+	       "%.1f}\n",
+	       n, rounds, enf_name(enf), a && b ? median(host, rounds) : -1,
+	       a && b ? median(plain, rounds) : -1,
+	       a && b ? median(enforced, rounds) : -1);
+	stop(rt, a, "sb_benchplain00000");
+	stop(rt, b, "sb_benchenforce000");
+	return a && b ? 0 : 1;
+}
+
 #define AUDIT_IDS 3
 
 /* Loops in sandboxes alike but for their audit level; JSON on stdout. */
@@ -217,7 +242,7 @@ int main(int argc, char **argv)
 	struct af_matcher *m = NULL;
 	const char *presets[] = { "read-only" };
 	char err[512];
-	double host[16], plain[16], enforced[16];
+	int r;
 
 	if (!openloop || rounds < 1 || rounds > 16 ||
 	    (argc > 4 && enf_mode_parse(argv[4], &mode) < 0)) {
@@ -244,36 +269,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rt_set_enforcer(rt, enf);
-	if (argc > 5 && strcmp(argv[5], "audit") == 0) {
-		int r = audit_bench(rt, enf, state, snap, m, n, rounds);
-
-		af_matcher_free(m);
-		af_policy_free(pol);
-		rt_ctx_free(rt);
-		enf_ctx_free(enf);
-		af_rm_rf(state);
-		return r;
-	}
-	struct rt_sandbox *a = start(rt, "sb_benchplain00000", snap, NULL);
-	struct rt_sandbox *b = start(rt, "sb_benchenforce000", snap, m);
-
-	for (int i = 0; a && b && i < rounds; i++) {
-		host[i] = host_run(openloop, snap, n);
-		plain[i] = sandbox_run(a, n);
-		enforced[i] = sandbox_run(b, n);
-	}
-	printf("{\"n\": %ld, \"rounds\": %d, \"enforcer\": \"%s\", "
-	       "\"host_ns\": %.1f, \"overlay_ns\": %.1f, \"enforced_ns\": "
-	       "%.1f}\n",
-	       n, rounds, enf_name(enf), a && b ? median(host, rounds) : -1,
-	       a && b ? median(plain, rounds) : -1,
-	       a && b ? median(enforced, rounds) : -1);
-	stop(rt, a, "sb_benchplain00000");
-	stop(rt, b, "sb_benchenforce000");
+	r = argc > 5 && strcmp(argv[5], "audit") == 0
+		    ? audit_bench(rt, enf, state, snap, m, n, rounds)
+		    : enforce_bench(rt, enf, openloop, snap, m, n, rounds);
 	af_matcher_free(m);
 	af_policy_free(pol);
 	rt_ctx_free(rt);
 	enf_ctx_free(enf);
 	af_rm_rf(state);
-	return a && b ? 0 : 1;
+	return r;
 }

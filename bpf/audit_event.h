@@ -28,6 +28,14 @@
  */
 #define AF_BPF_RB_NO_WAKEUP  1
 #define AF_BPF_RB_FORCE_WAKE 2
+
+#ifdef __bpf__
+/* The submit flag for a record going into rb. */
+#define AF_RB_WAKE_FLAG(rb, wake_bytes)                            \
+	(bpf_ringbuf_query((rb), BPF_RB_AVAIL_DATA) > (wake_bytes) \
+		 ? AF_BPF_RB_FORCE_WAKE                            \
+		 : AF_BPF_RB_NO_WAKEUP)
+#endif
 /* "/workspace" + a path of up to AF_PM_PATH_MAX bytes + NUL, rounded up */
 #define AF_AUDIT_PATH_MAX 4112
 

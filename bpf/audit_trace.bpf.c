@@ -117,17 +117,15 @@ static __always_inline void af_header(struct af_trace_scratch *s, __u64 cgid,
 static __always_inline void af_send(struct af_audit_sandbox *sb,
 				    struct af_trace_scratch *s)
 {
-	__u64 size = AF_AUDIT_EVENT_SIZE((__u64)s->ev.path_len), flags;
+	__u64 size = AF_AUDIT_EVENT_SIZE((__u64)s->ev.path_len);
 
 	barrier_var(size);
 	if (size > sizeof(s->ev))
 		size = sizeof(s->ev);
 	/* Woken only past wakeup_bytes (audit_event.h says why). */
-	flags = bpf_ringbuf_query(&audit_trace_rb, BPF_RB_AVAIL_DATA) >
-				wakeup_bytes
-			? AF_BPF_RB_FORCE_WAKE
-			: AF_BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&audit_trace_rb, &s->ev, size, flags)) {
+	if (bpf_ringbuf_output(
+		    &audit_trace_rb, &s->ev, size,
+		    AF_RB_WAKE_FLAG(&audit_trace_rb, wakeup_bytes))) {
 		__sync_fetch_and_add(&dropped, 1);
 		__sync_fetch_and_add(&sb->dropped, 1);
 	}

@@ -126,12 +126,8 @@ static __always_inline int af_is_dir(struct dentry *d)
 /* Wake the reader only when the buffer is an eighth full (audit_event.h). */
 static __always_inline void af_audit_submit(struct af_audit_event *e)
 {
-	__u64 flags = bpf_ringbuf_query(&audit_events, BPF_RB_AVAIL_DATA) >
-				      AF_LSM_RINGBUF_BYTES / 8
-			      ? AF_BPF_RB_FORCE_WAKE
-			      : AF_BPF_RB_NO_WAKEUP;
-
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(
+		e, AF_RB_WAKE_FLAG(&audit_events, AF_LSM_RINGBUF_BYTES / 8));
 }
 
 /* The path starts at pos in r->s; pos < 0: it could not be built. */

@@ -450,8 +450,7 @@ static bool exec_reusable(int fd)
 {
 	char buf[256];
 
-	if (cg_read_at(fd, "cgroup.events", buf, sizeof(buf)) < 0 ||
-	    !strstr(buf, "populated 0") ||
+	if (wait_empty(fd, 0) < 0 ||
 	    cg_read_at(fd, "cgroup.stat", buf, sizeof(buf)) < 0)
 		return false;
 	return strncmp(buf, "nr_descendants 0\n", 17) == 0;

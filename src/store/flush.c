@@ -6,8 +6,8 @@
  * does it behind the caller: after a quiet second, or five seconds after
  * the first request at the latest, so a burst of uploads and starts is
  * neither slowed by it nor flushed piecemeal; store_close flushes at once. A
- * daemon crash loses nothing (the page cache survives it); a power loss within
- * the kernel's writeback interval of an upload may.
+ * daemon crash loses nothing (the page cache survives it); a power loss in
+ * those seconds before the flush may lose the newest upload.
  */
 #define LOG_MOD "store"
 #include <errno.h>
