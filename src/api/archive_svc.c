@@ -333,7 +333,7 @@ static bool body(struct upload *u)
 		if (!end && !batch(u, m))
 			return false;
 	}
-	if (!end || api_call_cancelled(u->c)) {
+	if (!end || !api_call_still_wanted(u->c)) {
 		api_call_finish(u->c, GRPC_STATUS_CANCELLED,
 				"the upload stopped before its end: nothing "
 				"was stored");

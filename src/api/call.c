@@ -197,6 +197,23 @@ bool api_call_cancelled(struct api_call *c)
 	return c->close_done && c->cancelled;
 }
 
+bool api_call_still_wanted(struct api_call *c)
+{
+	grpc_op op = { .op = GRPC_OP_SEND_INITIAL_METADATA };
+
+	/*
+	 * A cancel closes both directions of the stream at once, so once its
+	 * end was read, a send fails if the end was a cancel. Waiting for
+	 * RECV_CLOSE_ON_SERVER alone is a race: it may complete just after.
+	 */
+	if (!c->initial_md_sent) {
+		c->initial_md_sent = true;
+		if (!call_batch(c, &op, 1))
+			return false;
+	}
+	return !api_call_cancelled(c);
+}
+
 grpc_status_code api_status_from_errno(int err)
 {
 	switch (err) {

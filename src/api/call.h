@@ -72,6 +72,12 @@ int api_call_finish(struct api_call *c, grpc_status_code code, const char *fmt,
 		    ...) __attribute__((format(printf, 3, 4)));
 /* True once the client cancelled or disconnected (cheap, non-blocking). */
 bool api_call_cancelled(struct api_call *c);
+/*
+ * After a client stream's end was read: did the client end it, rather than
+ * cancel? Sends the initial metadata to find out. A call that stores what
+ * the client sent asks this before storing it.
+ */
+bool api_call_still_wanted(struct api_call *c);
 
 /*
  * Map a negative errno from a lower module to a status code: -ENOENT →

@@ -276,7 +276,7 @@ static void upload_files(struct api_call *c)
 	 * cancelled call must not store what arrived (with no total_size,
 	 * nothing else would tell a short file from a whole one).
 	 */
-	if (api_call_cancelled(c)) {
+	if (!api_call_still_wanted(c)) {
 		store_upload_abort(u);
 		api_call_finish(c, GRPC_STATUS_CANCELLED,
 				"upload of \"%s\" cancelled", md->file_path);
