@@ -33,6 +33,7 @@
 #include "audit_trace.h"
 #include "lsm_decide.h"
 #include "lsm_path.h"
+#include "task_fd.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -76,24 +77,9 @@ struct {
 	__type(value, struct af_trace_scratch);
 } audit_scratch SEC(".maps");
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 static __always_inline int af_writes(__u32 op)
 {
 	return af_lsm_op_need(op) == AF_LEVEL_WRITE;
-}
-
-static struct file *af_fd_file(struct task_struct *t, int fd)
-{
-	struct fdtable *fdt = t->files->fdt;
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	if (!f)
-		return NULL;
-	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 }
 
 static __always_inline void af_header(struct af_trace_scratch *s, __u64 cgid,

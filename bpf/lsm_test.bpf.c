@@ -11,10 +11,9 @@
 
 #include "lsm_hooks.h"
 #include "lsm_test.h"
+#include "task_fd.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -26,16 +25,7 @@ struct {
 
 static struct file *fd_file(int fd)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	if (!f)
-		return NULL;
-	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	return af_fd_file(bpf_get_current_task_btf(), fd);
 }
 
 /*
