@@ -334,3 +334,17 @@ def reap(sandbox_id: str) -> None:
                 os.rmdir(sub)
             except OSError:
                 pass
+
+
+def assert_fork_bomb_contained(client, sandbox_id: str) -> None:
+    """A fork bomb under a pids limit of 64 ends with its command (well within
+    its timeout), the sandbox runs commands again, and no bomb process is left
+    (pid 1, the checking shell and ls are all that may remain)."""
+    start = time.monotonic()
+    client.exec(sandbox_id, "bash -c ':(){ :|:& };:'; sleep 2", timeout=30)
+    assert time.monotonic() - start < 25
+    for _ in range(3):
+        r = client.exec(sandbox_id, "echo alive; ls /workspace", timeout=10)
+        assert (r.exit_code, r.stdout) == (0, "alive\nhello.txt\n")
+    r = client.exec(sandbox_id, "ls -d /proc/[0-9]* | wc -l")
+    assert int(r.stdout) <= 4, "bomb processes survived"

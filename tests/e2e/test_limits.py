@@ -178,16 +178,7 @@ def test_pids_limit_is_enforced_and_observable(lc, made):
 
 def test_fork_bomb_is_contained(lc, made):
     sb = made(resources=af.ResourceLimits(pids_limit=64))
-    start = time.monotonic()
-    lc.exec(sb.id, "bash -c ':(){ :|:& };:'; sleep 2", timeout=30)
-    assert time.monotonic() - start < 25
-    # The bomb died with its command; the sandbox runs commands again.
-    for _ in range(3):
-        r = lc.exec(sb.id, "echo alive; ls /workspace", timeout=10)
-        assert (r.exit_code, r.stdout) == (0, "alive\nhello.txt\n")
-    # Init, this shell and ls: nothing of the bomb is left.
-    r = lc.exec(sb.id, "ls -d /proc/[0-9]* | wc -l")
-    assert int(r.stdout) <= 4, "bomb processes survived"
+    afe2e.assert_fork_bomb_contained(lc, sb.id)
 
 
 def test_default_pids_limit_applies(lc, made):
