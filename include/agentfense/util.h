@@ -63,6 +63,12 @@ struct stat;
 typedef int (*af_walk_fn)(void *ud, int parent_fd, const char *name,
 			  const char *path, const struct stat *st);
 int af_walk(int dirfd, af_walk_fn cb, void *ud);
+/*
+ * The same walk for callbacks that look at the file type only: st has just
+ * st_mode's type bits, taken from the directory entries (a stat per entry
+ * only where the file system does not give the type).
+ */
+int af_walk_types(int dirfd, af_walk_fn cb, void *ud);
 
 /* Copy with truncation (always NUL-terminated); returns strlen(src). */
 size_t af_strlcpy(char *dst, const char *src, size_t size);

@@ -296,7 +296,7 @@ static int build(struct plan *p, int abi, const char *snapshot)
 	if (r < 0 || !p->stack)
 		return -ENOMEM;
 	p->stack[p->depth++] = 0;
-	r = af_walk(fd, visit, p);
+	r = af_walk_types(fd, visit, p);
 	if (r < 0)
 		return r;
 	intersect(p);

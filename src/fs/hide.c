@@ -133,7 +133,7 @@ int fs_hide_build(const char *snapshot, const struct af_matcher *m,
 	if (h.snap_fd < 0 || h.hide_fd < 0)
 		r = -errno;
 	else
-		r = af_walk(h.snap_fd, visit, &h);
+		r = af_walk_types(h.snap_fd, visit, &h);
 	mirror_times(&h);
 	if (h.snap_fd >= 0)
 		close(h.snap_fd);

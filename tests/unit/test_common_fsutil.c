@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* af_mkdir_p, af_rm_rf / af_rm_rf_at and the small I/O helpers. */
+/*
+ * af_mkdir_p, af_rm_rf / af_rm_rf_at, af_walk / af_walk_types and the small
+ * I/O helpers.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -243,6 +246,115 @@ static void test_rm_rf_stops_at_mounts(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* What a walk saw: "path type" lines, in order. */
+struct seen {
+	char text[4096];
+	size_t len;
+	int skip_below; /* AF_WALK_SKIP for the entry named "skip" */
+};
+
+static int record(void *ud, int parent_fd, const char *name, const char *path,
+		  const struct stat *st)
+{
+	struct seen *s = ud;
+	int n;
+
+	(void)parent_fd;
+	n = snprintf(s->text + s->len, sizeof(s->text) - s->len, "%s %o\n",
+		     path, (unsigned)(st->st_mode & S_IFMT));
+	if (n < 0 || (size_t)n >= sizeof(s->text) - s->len)
+		return -ENOSPC;
+	s->len += (size_t)n;
+	return strcmp(name, "skip") ? 0 : AF_WALK_SKIP;
+}
+
+static void make_walk_tree(struct dirs *d)
+{
+	assert_int_equal(af_mkdir_p(at(d, "w/b/c"), 0755), 0);
+	assert_int_equal(af_mkdir_p(at(d, "w/skip/hidden"), 0755), 0);
+	touch(at(d, "w/a.txt"), "a");
+	touch(at(d, "w/b/c/deep"), "d");
+	assert_int_equal(symlink("b/c", at(d, "w/link")), 0);
+	assert_int_equal(mkfifo(at(d, "w/fifo"), 0600), 0);
+}
+
+static void walk_both(struct dirs *d, struct seen *full, struct seen *types)
+{
+	_cleanup_close_ int fd =
+		open(at(d, "w"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(af_walk(fd, record, full), 0);
+	assert_int_equal(af_walk_types(fd, record, types), 0);
+}
+
+/* The types-only walk sees what the full one does, in the same order. */
+static void test_walk_types_matches(void **state)
+{
+	struct dirs *d = *state;
+	struct seen full = { 0 }, types = { 0 };
+	char want[512];
+
+	make_walk_tree(d);
+	walk_both(d, &full, &types);
+	snprintf(want, sizeof(want),
+		 "/a.txt %o\n/b %o\n/b/c %o\n/b/c/deep %o\n/fifo %o\n"
+		 "/link %o\n/skip %o\n",
+		 S_IFREG, S_IFDIR, S_IFDIR, S_IFREG, S_IFIFO, S_IFLNK, S_IFDIR);
+	assert_string_equal(full.text, want);
+	assert_string_equal(types.text, want);
+}
+
+static int walk_mount_child(struct dirs *d)
+{
+	struct seen full = { 0 }, types = { 0 };
+	char mnt[PATH_MAX], inside[PATH_MAX + 8];
+	int fd;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+		return 77;
+	copy_path(mnt, sizeof(mnt), at(d, "w/m"));
+	if (af_mkdir_p(mnt, 0755) < 0 || put(at(d, "w/f"), "f") < 0)
+		return 1;
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0)
+		return 77;
+	snprintf(inside, sizeof(inside), "%s/in", mnt);
+	if (put(inside, "mounted") < 0)
+		return 1;
+	fd = open(at(d, "w"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || af_walk(fd, record, &full) < 0 ||
+	    af_walk_types(fd, record, &types) < 0)
+		return 2;
+	close(fd);
+	umount2(mnt, MNT_DETACH);
+	/* The mount point is seen; what is mounted on it is not. */
+	if (strstr(full.text, "/m/in") || strstr(types.text, "/m/in"))
+		return 3;
+	if (!strstr(types.text, "/m ") || strcmp(full.text, types.text))
+		return 4;
+	return 0;
+}
+
+static void test_walk_stops_at_mounts(void **state)
+{
+	struct dirs *d = *state;
+	int status = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(walk_mount_child(d));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		print_message("skipped: needs CAP_SYS_ADMIN for a private "
+			      "mount namespace and a tmpfs\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_io_helpers(void **state)
 {
 	struct dirs *d = *state;
@@ -278,10 +390,15 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_mkdir_p),    T(test_mkdir_p_through_file),
-		T(test_rm_rf_tree), T(test_rm_rf_single),
-		T(test_rm_rf_at),   T(test_rm_rf_stops_at_mounts),
+		T(test_mkdir_p),
+		T(test_mkdir_p_through_file),
+		T(test_rm_rf_tree),
+		T(test_rm_rf_single),
+		T(test_rm_rf_at),
+		T(test_rm_rf_stops_at_mounts),
 		T(test_io_helpers),
+		T(test_walk_types_matches),
+		T(test_walk_stops_at_mounts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
