@@ -142,6 +142,8 @@ int store_stage_begin(struct store *s, const char *codebase_id,
 void store_stage_abort(struct store_stage *st);
 int store_stage_mkdir(struct store_stage *st, const char *path,
 		      const char **why);
+/* Files end with no SHA-256 in their result (nobody asked for one). */
+void store_stage_skip_digests(struct store_stage *st);
 /* One file at a time: begin, write exactly size bytes, end. */
 int store_stage_file_begin(struct store_stage *st, const char *path,
 			   uint32_t mode, int64_t size, const char **why);

@@ -371,6 +371,8 @@ static bool header(struct upload *u)
 	r = store_stage_begin(u->c->srv->cfg.store, u->cb, &u->st, &why);
 	if (r < 0)
 		store_error(u, r, NULL, why);
+	else if (!u->per_file)
+		store_stage_skip_digests(u->st); /* 7 ms of CPU per 10 MB */
 	return r == 0;
 }
 

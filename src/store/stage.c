@@ -118,6 +118,11 @@ void store_stage_totals(const struct store_stage *st,
 	t->bytes = st->bytes;
 }
 
+void store_stage_skip_digests(struct store_stage *st)
+{
+	st->no_digests = true;
+}
+
 static int mkdir_one(struct store_stage *st, int dfd, const char *name)
 {
 	if (mkdirat(dfd, name, STORE_DIR_MODE) == 0) {
@@ -260,9 +265,10 @@ int store_stage_file_begin(struct store_stage *st, const char *path,
 	dfd = parent_dir(st, st->path, dirlen, why);
 	if (dfd < 0)
 		return dfd;
+	st->mode = store_file_mode(mode);
 	st->fd = openat(dfd, base,
 			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			STORE_FILE_MODE);
+			st->mode);
 	if (st->fd < 0)
 		return errno == EEXIST
 			       ? store_fail(why,
@@ -270,15 +276,22 @@ int store_stage_file_begin(struct store_stage *st, const char *path,
 					    "file or a directory)",
 					    -EINVAL)
 			       : log_errno(-errno, "staging %s", st->path);
-	st->mode = store_file_mode(mode);
 	st->size = size;
 	st->written = 0;
 	st->err = 0;
-	st->md = EVP_MD_CTX_new();
-	if (!st->md || EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) != 1 ||
-	    fchmod(st->fd, st->mode) < 0) {
+	/* The mode was given at creation: fixed only where the umask cut it. */
+	if ((st->mode & st->s->umask) && fchmod(st->fd, st->mode) < 0) {
+		r = log_errno(-errno, "staging %s", st->path);
 		close_file(st);
-		return -ENOMEM;
+		return r;
+	}
+	if (!st->no_digests) {
+		st->md = EVP_MD_CTX_new();
+		if (!st->md ||
+		    EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) != 1) {
+			close_file(st);
+			return -ENOMEM;
+		}
 	}
 	st->files++;
 	st->bytes += size;
@@ -293,7 +306,7 @@ int store_stage_file_write(struct store_stage *st, const void *data, size_t len)
 		return st->err;
 	if ((uint64_t)st->written + len > (uint64_t)st->size)
 		return st->err = -EFBIG;
-	if (EVP_DigestUpdate(st->md, data, len) != 1)
+	if (st->md && EVP_DigestUpdate(st->md, data, len) != 1)
 		return st->err = log_errno(-EIO, "SHA-256 update");
 	st->err = af_write_full(st->fd, data, len);
 	if (st->err < 0)
@@ -313,7 +326,7 @@ int store_stage_file_end(struct store_stage *st,
 		return store_fail(why, "no file is being written", -EINVAL);
 	if (!r && st->written != st->size)
 		r = store_fail(why, "the file ended before its size", -EINVAL);
-	if (!r && EVP_DigestFinal_ex(st->md, digest, &dlen) != 1)
+	if (!r && st->md && EVP_DigestFinal_ex(st->md, digest, &dlen) != 1)
 		r = log_errno(-EIO, "SHA-256 final");
 	close_file(st);
 	if (r < 0)

@@ -45,6 +45,9 @@ struct store {
 	uint64_t max_file_size;
 	uint64_t max_archive_size;
 	uint32_t max_archive_entries;
+	/* The umask at open (0777: unknown): fchmod only where it cut a mode.
+	 */
+	uint32_t umask;
 	/* flush.c: the background syncfs of pinned trees. */
 	pthread_mutex_t flush_lock;
 	pthread_cond_t flush_cond;
@@ -134,6 +137,7 @@ struct store_stage {
 	int root;
 	/* The file being written (fd -1 when none) and its SHA-256 context. */
 	int fd;
+	bool no_digests; /* store_stage_file_end gets no result to fill */
 	char path[4096];
 	uint32_t mode;
 	int64_t size, written;

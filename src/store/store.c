@@ -71,6 +71,19 @@ static int store_init(struct store *s, const struct store_config *cfg)
 	return store_recover(s);
 }
 
+/* Read, not set (umask(2) would change it for every thread meanwhile). */
+static uint32_t current_umask(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned m;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			return m & 0777;
+	return 0777;
+}
+
 int store_open(const struct store_config *cfg, struct store **out)
 {
 	struct store *s;
@@ -87,6 +100,7 @@ int store_open(const struct store_config *cfg, struct store **out)
 	s->max_archive_entries = cfg->max_archive_entries
 					 ? cfg->max_archive_entries
 					 : STORE_DEFAULT_ARCHIVE_ENTRIES;
+	s->umask = current_umask();
 	r = pthread_mutex_init(&s->lock, NULL);
 	if (r) {
 		free(s);
