@@ -5,8 +5,10 @@
  * (which reports its own decisions) does not run.
  *
  * Every system call of every task passes sys_exit: one that is not a file
- * call below returns after a compare chain on its number, a task outside a
- * sandbox after one hash lookup more.
+ * call below returns after a compare chain on its number; a successful one
+ * returns there too unless some sandbox records allowed operations. Then a
+ * task's sandbox comes from its task storage (af_current_sandbox), and for
+ * a task outside any sandbox from a cgroup walk and a hash lookup.
  *
  * The path of a record, most faithful first:
  *  - an object the call resolved and holds open (a successful open, the fd
@@ -49,6 +51,10 @@ const volatile __u64 wakeup_bytes = AF_AUDIT_RINGBUF_BYTES / 8;
 
 /* Events lost because the ring buffer was full or no scratch was had. */
 __u64 dropped = 0;
+/* Bumped by the loader whenever a sandbox leaves audit_sandboxes. */
+__u64 sandboxes_gen = 0;
+/* Sandboxes whose mode records allowed operations (the loader counts). */
+__u32 allowed_wanted = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -70,12 +76,85 @@ struct af_trace_scratch {
 	__u8 buf[AF_LSM_BUF_BYTES];
 };
 
+/*
+ * Per CPU, one slot per program: runs of one program on one CPU never
+ * overlap (the kernel skips a nested run), and each program has its own.
+ */
+enum { AF_SCRATCH_SYS_EXIT, AF_SCRATCH_EXEC, AF_SCRATCH_SLOTS };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AF_SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct af_trace_scratch);
+} audit_scratch SEC(".maps");
+
+/* A task's sandbox, as last looked up (valid while gen is current). */
+struct af_trace_task {
+	__u64 gen;
+	__u64 cgid;
+	__u64 ws_dev;
+	__u32 mode;
+	__u32 reserved;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct af_trace_scratch);
-} audit_scratch SEC(".maps");
+	__type(value, struct af_trace_task);
+} audit_tasks SEC(".maps");
+
+/*
+ * The sandbox of the current task: its cached copy, else (and then cached)
+ * the cgroup walk and hash lookup, which cost more than all the rest of a
+ * call's check. A task stays in its sandbox's cgroup subtree for life; a
+ * sandbox leaving the map bumps sandboxes_gen, which voids every copy.
+ * Tasks outside sandboxes are not cached: they may yet move into one.
+ */
+static __always_inline int af_current_sandbox(struct af_trace_task *out)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 gen = *(volatile __u64 *)&sandboxes_gen;
+	struct af_audit_sandbox *sb;
+	struct af_trace_task *c;
+
+	c = bpf_task_storage_get(&audit_tasks, task, 0, 0);
+	if (c && c->gen == gen) {
+		*out = *c;
+		return 1;
+	}
+	out->cgid = bpf_get_current_ancestor_cgroup_id(sandbox_cg_level);
+	sb = bpf_map_lookup_elem(&audit_sandboxes, &out->cgid);
+	if (!sb || !sb->ws_dev)
+		return 0;
+	out->gen = gen;
+	out->ws_dev = sb->ws_dev;
+	out->mode = sb->mode;
+	out->reserved = 0;
+	if (!c)
+		c = bpf_task_storage_get(&audit_tasks, task, 0,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (c) /* else uncached: the next call looks it up again */
+		*c = *out;
+	return 1;
+}
+
+static __always_inline struct af_trace_scratch *af_scratch(__u32 slot)
+{
+	return bpf_map_lookup_elem(&audit_scratch, &slot);
+}
+
+/* A record lost: counted for everyone and for its sandbox, never silent. */
+static __always_inline void af_lost(__u64 cgid)
+{
+	struct af_audit_sandbox *sb;
+
+	__sync_fetch_and_add(&dropped, 1);
+	sb = bpf_map_lookup_elem(&audit_sandboxes, &cgid);
+	if (sb)
+		__sync_fetch_and_add(&sb->dropped, 1);
+}
 
 static __always_inline int af_writes(__u32 op)
 {
@@ -100,8 +179,7 @@ static __always_inline void af_header(struct af_trace_scratch *s, __u64 cgid,
 	bpf_get_current_comm(s->ev.comm, sizeof(s->ev.comm));
 }
 
-static __always_inline void af_send(struct af_audit_sandbox *sb,
-				    struct af_trace_scratch *s)
+static __always_inline void af_send(struct af_trace_scratch *s)
 {
 	__u64 size = AF_AUDIT_EVENT_SIZE((__u64)s->ev.path_len);
 
@@ -109,12 +187,9 @@ static __always_inline void af_send(struct af_audit_sandbox *sb,
 	if (size > sizeof(s->ev))
 		size = sizeof(s->ev);
 	/* Woken only past wakeup_bytes (audit_event.h says why). */
-	if (bpf_ringbuf_output(
-		    &audit_trace_rb, &s->ev, size,
-		    AF_RB_WAKE_FLAG(&audit_trace_rb, wakeup_bytes))) {
-		__sync_fetch_and_add(&dropped, 1);
-		__sync_fetch_and_add(&sb->dropped, 1);
-	}
+	if (bpf_ringbuf_output(&audit_trace_rb, &s->ev, size,
+			       AF_RB_WAKE_FLAG(&audit_trace_rb, wakeup_bytes)))
+		af_lost(s->ev.cgroup_id);
 }
 
 /*
@@ -246,35 +321,27 @@ static __always_inline int af_in_workspace(struct af_trace_scratch *s)
 	return 1;
 }
 
-static __always_inline struct af_trace_scratch *af_scratch(void)
-{
-	return bpf_task_storage_get(&audit_scratch, bpf_get_current_task_btf(),
-				    0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-}
-
 /*
  * One name of a call that was not left holding its object, as passed (the
  * header is in s already).
  */
-static __noinline void af_report_name(struct af_audit_sandbox *sb,
-				      struct af_trace_scratch *s,
-				      const char *name, int dfd)
+static __noinline void af_report_name(struct af_trace_scratch *s,
+				      const char *name, int dfd, __u64 ws_dev)
 {
-	if (af_passed_path(s, name, dfd, sb->ws_dev, 0) < 0)
+	if (af_passed_path(s, name, dfd, ws_dev, 0) < 0)
 		return;
 	if (s->ev.err || af_in_workspace(s))
-		af_send(sb, s);
+		af_send(s);
 }
 
 /* The object behind a file: its exact path, in the workspace only. */
-static __always_inline void af_report_file(struct af_audit_sandbox *sb,
-					   struct af_trace_scratch *s,
-					   __u64 cgid, __u32 op, int err,
-					   struct file *f)
+static __always_inline void af_report_file(const struct af_trace_task *sb,
+					   struct af_trace_scratch *s, __u32 op,
+					   int err, struct file *f)
 {
-	af_header(s, cgid, op, err);
+	af_header(s, sb->cgid, op, err);
 	if (af_exact_path(s, f->f_path.dentry, sb->ws_dev) == 0)
-		af_send(sb, s);
+		af_send(s);
 }
 
 static __always_inline __u32 af_file_op(struct file *f)
@@ -289,9 +356,8 @@ static __always_inline __u32 af_file_op(struct file *f)
 }
 
 /* A successful open: the file it made (and so created), as bpf-lsm sees. */
-static __always_inline void af_opened(struct af_audit_sandbox *sb,
-				      struct af_trace_scratch *s, __u64 cgid,
-				      int fd)
+static __always_inline void af_opened(const struct af_trace_task *sb,
+				      struct af_trace_scratch *s, int fd)
 {
 	struct file *f = af_fd_file(bpf_get_current_task_btf(), fd);
 	__u32 op;
@@ -300,53 +366,52 @@ static __always_inline void af_opened(struct af_audit_sandbox *sb,
 		return;
 	op = af_file_op(f);
 	if ((f->f_mode & AF_FMODE_CREATED) && af_audit_wanted(sb->mode, 0, 1))
-		af_report_file(sb, s, cgid, AF_OP_CREATE, 0, f);
+		af_report_file(sb, s, AF_OP_CREATE, 0, f);
 	if (af_audit_wanted(sb->mode, 0, af_writes(op)))
-		af_report_file(sb, s, cgid, op, 0, f);
+		af_report_file(sb, s, op, 0, f);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(af_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct af_call c = {};
-	struct af_audit_sandbox *sb;
+	struct af_trace_task sb;
 	struct af_trace_scratch *s;
 	struct file *f;
-	__u64 cgid;
 	int err = ret < 0 ? (int)-ret : 0;
 
 	if (!af_decode(regs, &c))
 		return 0;
-	cgid = bpf_get_current_ancestor_cgroup_id(sandbox_cg_level);
-	sb = bpf_map_lookup_elem(&audit_sandboxes, &cgid);
-	if (!sb || !sb->ws_dev)
+	/* Most calls succeed: with no sandbox recording those, done. */
+	if (!err && !*(volatile __u32 *)&allowed_wanted)
+		return 0;
+	if (!af_current_sandbox(&sb))
 		return 0;
 	if (err ? !af_is_denial(err, c.op)
-		: c.exec || !af_audit_wanted(sb->mode, 0,
+		: c.exec || !af_audit_wanted(sb.mode, 0,
 					     c.open || af_writes(c.op)))
 		return 0; /* a successful exec is sched_process_exec's */
-	s = af_scratch();
+	s = af_scratch(AF_SCRATCH_SYS_EXIT);
 	if (!s) {
-		__sync_fetch_and_add(&dropped, 1);
-		__sync_fetch_and_add(&sb->dropped, 1);
+		af_lost(sb.cgid);
 		return 0;
 	}
 	if (!err && c.open) {
-		af_opened(sb, s, cgid, (int)ret);
+		af_opened(&sb, s, (int)ret);
 		return 0;
 	}
 	if (c.fd >= 0) {
 		f = af_fd_file(bpf_get_current_task_btf(), c.fd);
 		if (f)
-			af_report_file(sb, s, cgid, c.op, err, f);
+			af_report_file(&sb, s, c.op, err, f);
 		return 0;
 	}
-	af_header(s, cgid, c.op, err);
-	af_report_name(sb, s, c.name, c.dfd);
+	af_header(s, sb.cgid, c.op, err);
+	af_report_name(s, c.name, c.dfd, sb.ws_dev);
 	if (!c.op2)
 		return 0;
-	af_header(s, cgid, c.op2, err);
-	af_report_name(sb, s, c.name2, c.dfd2);
+	af_header(s, sb.cgid, c.op2, err);
+	af_report_name(s, c.name2, c.dfd2, sb.ws_dev);
 	return 0;
 }
 
@@ -358,30 +423,26 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(af_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
-	struct af_audit_sandbox *sb;
+	struct af_trace_task sb;
 	struct af_trace_scratch *s;
-	__u64 cgid;
 
-	cgid = bpf_get_current_ancestor_cgroup_id(sandbox_cg_level);
-	sb = bpf_map_lookup_elem(&audit_sandboxes, &cgid);
-	if (!sb || !sb->ws_dev || !af_audit_wanted(sb->mode, 0, 0))
+	if (!*(volatile __u32 *)&allowed_wanted || !af_current_sandbox(&sb) ||
+	    !af_audit_wanted(sb.mode, 0, 0))
 		return 0;
-	s = af_scratch();
+	s = af_scratch(AF_SCRATCH_EXEC);
 	if (!s) {
-		__sync_fetch_and_add(&dropped, 1);
-		__sync_fetch_and_add(&sb->dropped, 1);
+		af_lost(sb.cgid);
 		return 0;
 	}
-	af_header(s, cgid, AF_OP_EXEC, 0);
-	if (af_exact_path(s, bprm->file->f_path.dentry, sb->ws_dev) == 0) {
-		af_send(sb, s);
+	af_header(s, sb.cgid, AF_OP_EXEC, 0);
+	if (af_exact_path(s, bprm->file->f_path.dentry, sb.ws_dev) == 0) {
+		af_send(s);
 		return 0;
 	}
 	if (bprm->filename == bprm->interp)
 		return 0; /* a binary outside the workspace */
-	if (af_passed_path(s, bprm->filename, AF_AT_FDCWD, sb->ws_dev, 1) ==
-		    0 &&
+	if (af_passed_path(s, bprm->filename, AF_AT_FDCWD, sb.ws_dev, 1) == 0 &&
 	    af_in_workspace(s))
-		af_send(sb, s);
+		af_send(s);
 	return 0;
 }

@@ -12,7 +12,13 @@
  *                    the one lookup a file system call of a task pays.
  *   audit_trace_rb   RINGBUF of variable-size struct af_audit_event
  *                    (bpf/audit_event.h); its size is set by the loader.
- *   audit_scratch    TASK_STORAGE, one event under construction per task.
+ *   audit_scratch    PERCPU_ARRAY, one event under construction per CPU
+ *                    and program.
+ *   audit_tasks      TASK_STORAGE, a sandboxed task's copy of its entry in
+ *                    audit_sandboxes (valid while .bss sandboxes_gen, which
+ *                    the loader bumps at every removal, is unchanged).
+ * .bss allowed_wanted counts the sandboxes that record allowed operations:
+ * at 0 a successful call is done with after its number is decoded.
  */
 #ifndef AGENTFENSE_AUDIT_TRACE_H
 #define AGENTFENSE_AUDIT_TRACE_H

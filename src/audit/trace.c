@@ -258,24 +258,38 @@ int trace_sandbox_add(struct trace_src *t, uint64_t cgroup_id, uint64_t st_dev,
 					   &cgroup_id, sizeof(cgroup_id), &v,
 					   sizeof(v), BPF_NOEXIST) < 0)
 		r = -errno;
-	if (r == 0)
+	if (r == 0) {
 		t->tracked++;
-	else if (t->tracked == 0)
+		if (mode != AF_AUDIT_MODE_DENIED)
+			__atomic_fetch_add(&t->skel->bss->allowed_wanted, 1,
+					   __ATOMIC_SEQ_CST);
+	} else if (t->tracked == 0) {
 		audit_trace__detach(t->skel);
+	}
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }
 
 int trace_sandbox_remove(struct trace_src *t, uint64_t cgroup_id)
 {
+	struct af_audit_sandbox v;
 	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	if (bpf_map__delete_elem(t->skel->maps.audit_sandboxes, &cgroup_id,
-				 sizeof(cgroup_id), 0) < 0)
+	if (bpf_map__lookup_and_delete_elem(t->skel->maps.audit_sandboxes,
+					    &cgroup_id, sizeof(cgroup_id), &v,
+					    sizeof(v), 0) < 0) {
 		r = -errno;
-	else if (--t->tracked == 0)
-		audit_trace__detach(t->skel);
+	} else {
+		/* Voids the programs' per-task copies of the entry. */
+		__atomic_fetch_add(&t->skel->bss->sandboxes_gen, 1,
+				   __ATOMIC_SEQ_CST);
+		if (v.mode != AF_AUDIT_MODE_DENIED)
+			__atomic_fetch_sub(&t->skel->bss->allowed_wanted, 1,
+					   __ATOMIC_SEQ_CST);
+		if (--t->tracked == 0)
+			audit_trace__detach(t->skel);
+	}
 	pthread_mutex_unlock(&t->lock);
 	return r == -ENOENT ? 0 : r;
 }
