@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * open_loop PATH N [RATE]: N times open(PATH, O_RDONLY) and close, as fast
- * as possible or paced at RATE opens per second; prints the elapsed
- * nanoseconds and the opens that failed. bench/b_audit.py runs it inside a
- * sandbox (uploaded into the workspace) to price the audit trail, so it is
- * self-contained and links nothing of ours.
+ * open_loop PATH N [RATE [CPU]]: N times open(PATH, O_RDONLY) and close, as
+ * fast as possible (RATE 0) or paced at RATE opens per second, on CPU only
+ * when given (so that compared runs share one core: a VM's cores need not
+ * be alike); prints the elapsed nanoseconds and the opens that failed.
+ * bench/b_audit.py runs it inside a sandbox (uploaded into the workspace) to
+ * price the audit trail, so it is self-contained and links nothing of ours.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -26,13 +28,23 @@ int main(int argc, char **argv)
 {
 	unsigned long long n, rate = 0, t0, failed = 0;
 
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: %s PATH N [RATE]\n", argv[0]);
+	if (argc < 3 || argc > 5) {
+		fprintf(stderr, "usage: %s PATH N [RATE [CPU]]\n", argv[0]);
 		return 2;
 	}
 	n = strtoull(argv[2], NULL, 10);
-	if (argc == 4)
+	if (argc >= 4)
 		rate = strtoull(argv[3], NULL, 10);
+	if (argc == 5) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(atoi(argv[4]), &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			perror("sched_setaffinity");
+			return 1;
+		}
+	}
 	t0 = now_ns();
 	for (unsigned long long i = 0; i < n; i++) {
 		int fd;

@@ -3,9 +3,12 @@
  * The open-heavy workload: N open+close pairs cycling over the files
  * DIR/f0 .. DIR/f<count-1>; prints nanoseconds per pair. Static, so it
  * runs the same inside a sandbox and on the host.
- *   baseline_openloop DIR COUNT N
+ *   baseline_openloop DIR COUNT N [CPU]
+ * With CPU, it runs on that CPU only: the configurations a bench compares
+ * then share one core (the cores of a VM need not be alike).
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -17,12 +20,22 @@ int main(int argc, char **argv)
 	char path[4096];
 	long count, n;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return 2;
 	count = atol(argv[2]);
 	n = atol(argv[3]);
 	if (count <= 0 || n <= 0)
 		return 2;
+	if (argc == 5) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(atoi(argv[4]), &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			perror("sched_setaffinity");
+			return 1;
+		}
+	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {
 		int fd;
