@@ -128,6 +128,8 @@ static int mkdir_one(struct store_stage *st, int dfd, const char *name)
 	if (mkdirat(dfd, name, STORE_DIR_MODE) == 0) {
 		st->dirs++;
 		/* Not the daemon's umask: sandboxes traverse these. */
+		if (!(STORE_DIR_MODE & st->s->umask))
+			return 0;
 		return fchmodat(dfd, name, STORE_DIR_MODE, 0) < 0 ? -errno : 0;
 	}
 	return errno == EEXIST ? 0 : -errno;
