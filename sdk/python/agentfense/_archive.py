@@ -62,8 +62,10 @@ class Scan:
     bytes: int = 0
 
 
-def _is_virtualenv(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
+def _is_virtualenv(items: List["os.DirEntry[str]"]) -> bool:
+    """A directory holding pyvenv.cfg, from its listing."""
+    return any(de.name == "pyvenv.cfg" and de.is_file(follow_symlinks=False)
+               for de in items)
 
 
 class _Walker:
@@ -80,20 +82,27 @@ class _Walker:
     def skip(self, rel: str, reason: str, size: int = 0) -> None:
         self.scan.skipped.append(SkippedFile(rel, reason, size))
 
-    def walk(self, dirpath: str, rel_dir: str) -> bool:
-        """Entries of one directory; True if anything below is kept."""
-        pushed = 0
-        if self.use_gitignore:
-            for name in _ignore.IGNORE_FILES:
-                layer = _ignore.read_layer(os.path.join(dirpath, name), rel_dir)
-                if layer:
-                    self.layers.append(layer)
-                    pushed += 1
+    def walk(self, dirpath: str, rel_dir: str) -> Optional[bool]:
+        """Entries of one directory; True if anything below is kept, None
+        for a virtualenv (left out whole)."""
         try:
             with os.scandir(dirpath) as it:
                 items = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             raise UploadError(rel_dir or ".", f"cannot read directory: {exc}") from None
+        if rel_dir and _is_virtualenv(items):
+            return None
+        pushed = 0
+        if self.use_gitignore:
+            # Only those the listing has: opening absent ones raised an
+            # exception twice per directory.
+            present = {de.name for de in items if de.name in _ignore.IGNORE_FILES}
+            for name in _ignore.IGNORE_FILES:
+                layer = _ignore.read_layer(os.path.join(dirpath, name), rel_dir) \
+                    if name in present else None
+                if layer:
+                    self.layers.append(layer)
+                    pushed += 1
         kept = False
         rules = self.layers + self.tail
         for de in items:
@@ -111,9 +120,10 @@ class _Walker:
             self.skip(rel, "symbolic link (not stored: it could point anywhere)")
             return False
         if is_dir:
-            if _is_virtualenv(de.path):
+            below = self.walk(de.path, rel)
+            if below is None:
                 return False
-            if not self.walk(de.path, rel):
+            if not below:
                 self.scan.entries.append(LocalEntry(rel, de.path, True))
             return True
         if not stat.S_ISREG(st.st_mode):
