@@ -177,7 +177,12 @@ def _worth_compressing(data: bytes) -> bool:
 # the bulk path ran at a seventh of the speed). Field numbers are those of
 # files.proto; tests parse what is built here with the generated classes.
 
+_ONE_BYTE = [bytes((i,)) for i in range(128)]
+
+
 def _varint(n: int) -> bytes:
+    if n < 128:
+        return _ONE_BYTE[n]                # keys, types, modes: most calls
     out = bytearray()
     while True:
         b = n & 0x7F
@@ -328,8 +333,11 @@ class ArchiveWriter:
             room = max(BATCH_BYTES - self._batch_bytes, MIN_PIECE)
             want = min(left, room)
             big = want >= BIG_PIECE
+            # The last piece asks for a byte more: one read also tells
+            # that the file did not grow.
+            last = not big and want == left
             data = _read_exactly(fd, self._buf[:want]) if big else \
-                (os.read(fd, want) if want else b"")
+                (os.read(fd, want + last) if want + last else b"")
             if len(data) != want:
                 raise UploadError(e.rel, "the file changed while it was uploaded")
             self._add(entry_parts(e.rel if first else "", files_pb2.ARCHIVE_ENTRY_TYPE_FILE,
@@ -340,7 +348,7 @@ class ArchiveWriter:
             if big or (left and self._full()):
                 yield self._flush()
                 self._report(e.rel)
-        if os.read(fd, 1):
+        if not last and os.read(fd, 1):
             raise UploadError(e.rel, "the file changed while it was uploaded")
 
     def _compress(self) -> bool:
