@@ -55,7 +55,8 @@ static int read_names(int fd, struct name **out, size_t *n)
 		close(dfd);
 		return -errno;
 	}
-	rewinddir(d); /* the dup shares fd's offset: a second walk starts over */
+	rewinddir(
+		d); /* the dup shares fd's offset: a second walk starts over */
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
