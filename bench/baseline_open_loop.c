@@ -9,11 +9,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pin_cpu.h"
 
 static unsigned long long now_ns(void)
 {
@@ -35,16 +36,8 @@ int main(int argc, char **argv)
 	n = strtoull(argv[2], NULL, 10);
 	if (argc >= 4)
 		rate = strtoull(argv[3], NULL, 10);
-	if (argc == 5) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(atoi(argv[4]), &set);
-		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
-			perror("sched_setaffinity");
-			return 1;
-		}
-	}
+	if (argc == 5 && pin_cpu(argv[4]) < 0)
+		return 1;
 	t0 = now_ns();
 	for (unsigned long long i = 0; i < n; i++) {
 		int fd;

@@ -8,11 +8,12 @@
  * then share one core (the cores of a VM need not be alike).
  */
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pin_cpu.h"
 
 int main(int argc, char **argv)
 {
@@ -26,16 +27,8 @@ int main(int argc, char **argv)
 	n = atol(argv[3]);
 	if (count <= 0 || n <= 0)
 		return 2;
-	if (argc == 5) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(atoi(argv[4]), &set);
-		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
-			perror("sched_setaffinity");
-			return 1;
-		}
-	}
+	if (argc == 5 && pin_cpu(argv[4]) < 0)
+		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {
 		int fd;

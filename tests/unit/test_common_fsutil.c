@@ -227,15 +227,18 @@ static int rm_rf_mount_child(struct dirs *d)
 	return 0;
 }
 
-static void test_rm_rf_stops_at_mounts(void **state)
+/*
+ * fn in a child (its mount namespace is its own); exit 77 is a skip: no
+ * CAP_SYS_ADMIN here.
+ */
+static void in_child(struct dirs *d, int (*fn)(struct dirs *))
 {
-	struct dirs *d = *state;
 	int status = 0;
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(rm_rf_mount_child(d));
+		_exit(fn(d));
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 77) {
@@ -244,6 +247,11 @@ static void test_rm_rf_stops_at_mounts(void **state)
 		skip();
 	}
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_rm_rf_stops_at_mounts(void **state)
+{
+	in_child(*state, rm_rf_mount_child);
 }
 
 /* What a walk saw: "path type" lines, in order. */
@@ -338,21 +346,7 @@ static int walk_mount_child(struct dirs *d)
 
 static void test_walk_stops_at_mounts(void **state)
 {
-	struct dirs *d = *state;
-	int status = 0;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(walk_mount_child(d));
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77) {
-		print_message("skipped: needs CAP_SYS_ADMIN for a private "
-			      "mount namespace and a tmpfs\n");
-		skip();
-	}
-	assert_int_equal(WEXITSTATUS(status), 0);
+	in_child(*state, walk_mount_child);
 }
 
 static void test_io_helpers(void **state)
