@@ -42,17 +42,32 @@ class TmpfsContext(Context):
         self.endpoint = f"unix://{self.sock}"
 
 
-def _from_local_runs(endpoint, tree, n):
-    bulk, leave = [], []
-    with SandboxClient(endpoint) as c:
+def _copy_tree(tree, fs_dir):
+    """Seconds for a plain copy of the tree onto the daemon's file system:
+    how fast that file system creates 1,000 files right now (this host's
+    disk has phases several times slower than others)."""
+    dst = pathlib.Path(fs_dir, "copy")
+    t = time.perf_counter()
+    shutil.copytree(tree, dst)
+    took = time.perf_counter() - t
+    shutil.rmtree(dst)
+    return took
+
+
+def _from_local_runs(ctx, tree, n):
+    """from_local seconds, destroy seconds, and copytree seconds taken just
+    before each from_local, on the state dir's file system."""
+    bulk, leave, copies = [], [], []
+    with SandboxClient(ctx.endpoint) as c:
         for _ in range(n + 2):
+            copies.append(_copy_tree(tree, ctx.tmp))
             t = time.perf_counter()
             sb = Sandbox.from_local(tree, client=c)
             t1 = time.perf_counter()
             sb.destroy()
             bulk.append(t1 - t)
             leave.append(time.perf_counter() - t1)
-    return bulk[2:], leave[2:]
+    return bulk[2:], leave[2:], copies[2:]
 
 
 def bench_from_local(ctx):
@@ -69,14 +84,18 @@ def bench_from_local(ctx):
             c.destroy_sandbox(sb)
             c.delete_codebase(cb)
         base = summary("from_local per-file path (baseline)", per_file)
-        bulk, leave = _from_local_runs(ctx.endpoint, tree, n)
+        bulk, leave, copies = _from_local_runs(ctx, tree, n)
         with TmpfsContext(ctx.quick) as t:
-            on_tmpfs, _ = _from_local_runs(t.endpoint, tree, n)
+            on_tmpfs, _, tmpfs_copies = _from_local_runs(t, tree, n)
+    disk_copy = summary("  copytree of the tree on the state dir's disk (reference)", copies)
+    tmpfs_copy = summary("  copytree of the tree on tmpfs (reference)", tmpfs_copies)
     return [base,
             summary("from_local 1000 files/10 MB + start (bulk)", bulk, baseline=base,
                     target=150.0),
+            disk_copy,
             summary("  the same, daemon state on tmpfs", on_tmpfs, baseline=base,
                     target=150.0),
+            tmpfs_copy,
             summary("destroy sandbox + codebase", leave)]
 
 
