@@ -432,6 +432,8 @@ int rt_sandbox_start(struct rt_ctx *rt, const struct rt_start_opts *o,
 		return -ENOMEM;
 	sb->rt = rt;
 	sb->ctl_fd = sb->init_pidfd = sb->guest_pidfd = -1;
+	/* Before any failure: sandbox_release closes it (0 would be stdin). */
+	sb->plan.landlock_fd = -1;
 	pthread_mutex_init(&sb->ctl_lock, NULL);
 	sb->id = strdup(o->id);
 	if (!sb->id) {
