@@ -382,14 +382,18 @@ int BPF_PROG(af_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!af_decode(regs, &c))
 		return 0;
-	/* Most calls succeed: with no sandbox recording those, done. */
-	if (!err && !*(volatile __u32 *)&allowed_wanted)
+	/*
+	 * Before the sandbox is looked up: a failure that is not a refusal is
+	 * never recorded, and most calls succeed, which with no sandbox
+	 * recording allowed operations ends here too.
+	 */
+	if (err ? !af_is_denial(err, c.op)
+		: !*(volatile __u32 *)&allowed_wanted)
 		return 0;
 	if (!af_current_sandbox(&sb))
 		return 0;
-	if (err ? !af_is_denial(err, c.op)
-		: c.exec || !af_audit_wanted(sb.mode, 0,
-					     c.open || af_writes(c.op)))
+	if (!err &&
+	    (c.exec || !af_audit_wanted(sb.mode, 0, c.open || af_writes(c.op))))
 		return 0; /* a successful exec is sched_process_exec's */
 	s = af_scratch(AF_SCRATCH_SYS_EXIT);
 	if (!s) {
