@@ -55,8 +55,8 @@ static int read_names(int fd, struct name **out, size_t *n)
 		close(dfd);
 		return -errno;
 	}
-	rewinddir(
-		d); /* the dup shares fd's offset: a second walk starts over */
+	/* The dup shares fd's offset: a second walk must start over. */
+	rewinddir(d);
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;

@@ -258,7 +258,6 @@ static void test_rm_rf_stops_at_mounts(void **state)
 struct seen {
 	char text[4096];
 	size_t len;
-	int skip_below; /* AF_WALK_SKIP for the entry named "skip" */
 };
 
 static int record(void *ud, int parent_fd, const char *name, const char *path,
